@@ -1,0 +1,49 @@
+"""Flash: the bytes of the int8 .tflite that ships, estimated from the graph before conversion.
+
+The flatbuffer holds each constant buffer (aligned to 16 bytes by the converter), a table per tensor
+(shape, type, name, quantization: a float scale and an int64 zero point per channel), a table per
+operator, and fixed metadata. The size is linear in those counts; its coefficients are fitted on
+converted models by `python benchmarks/fit_flash.py` and stored in flash_fit.toml with the fit's
+error. After conversion the exact size is simply `len(tflite_bytes)`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+from cost_models.arena import align_up
+from cost_models.graph import MAC_OPS, Graph
+
+FEATURES = ("fixed", "constant_bytes", "tensors", "ops", "quant_channels", "op_kinds")
+
+
+def features(graph: Graph) -> dict[str, float]:
+    used = {i for op in graph.ops for i in op.inputs if i >= 0}
+    constant = [graph.tensors[i] for i in sorted(used) if graph.tensors[i].constant]
+    channels = 0
+    for op in graph.ops:
+        if op.kind in MAC_OPS:
+            # per-channel scales and zero points on the weights and on the bias
+            out_c = graph.tensors[op.outputs[0]].shape[-1]
+            channels += out_c * (2 if len(op.inputs) > 2 and op.inputs[2] >= 0 else 1)
+    n_tensors = len(constant) + sum(1 for t in graph.tensors if not t.constant)
+    return {
+        "fixed": 1.0,
+        "constant_bytes": float(sum(align_up(t.nbytes) for t in constant)),
+        "tensors": float(n_tensors),
+        "ops": float(len(graph.ops)),
+        "quant_channels": float(channels),
+        "op_kinds": float(len({op.kind for op in graph.ops})),
+    }
+
+
+def _coefficients() -> dict[str, float]:
+    table = tomllib.loads(resources.files("cost_models").joinpath("flash_fit.toml").read_text())
+    return table["coefficients"]
+
+
+def estimate_flash_bytes(graph: Graph) -> int:
+    coef = _coefficients()
+    f = features(graph)
+    return int(round(sum(coef[k] * f[k] for k in FEATURES)))

@@ -1,0 +1,97 @@
+"""Per-device latency: invoke overhead + a sum over operators of cycles, divided by the clock.
+
+Per op: fixed + macs * per_mac (x odd_channel_penalty when CMSIS-NN's 4-channel SIMD path does not
+apply) + output_elements * per_output + input_elements * per_input. Coefficients and their sources
+are in kernels.toml; an op with no coefficients is an error, never zero.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from cost_models.device import Device
+from cost_models.graph import MAC_OPS, Graph, Op, UnsupportedOpError
+
+
+@dataclass(frozen=True)
+class OpCoefficients:
+    fixed: float = 0.0
+    per_mac: float = 0.0
+    per_output: float = 0.0
+    per_input: float = 0.0
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    key: str
+    source: str
+    invoke: float
+    odd_channel_penalty: float
+    ops: dict[str, OpCoefficients]
+
+    def op_cycles(self, graph: Graph, op: Op) -> float:
+        if op.kind not in self.ops:
+            raise UnsupportedOpError(f"operator {op.kind} has no latency coefficients for {self.key}")
+        c = self.ops[op.kind]
+        mac_term = graph.macs(op) * c.per_mac
+        if op.kind in MAC_OPS and graph.input_channels(op) % 4:
+            mac_term *= self.odd_channel_penalty
+        out = sum(graph.tensors[t].elements for t in op.outputs)
+        inp = graph.tensors[op.inputs[0]].elements if op.inputs and op.inputs[0] >= 0 else 0
+        return c.fixed + mac_term + out * c.per_output + inp * c.per_input
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "invoke": self.invoke,
+                "odd_channel_penalty": self.odd_channel_penalty,
+                "ops": {k: {f: getattr(v, f) for f in ("fixed", "per_mac", "per_output", "per_input")
+                            if getattr(v, f)} for k, v in self.ops.items()}}
+
+
+def _read_table() -> dict:
+    return tomllib.loads(resources.files("cost_models").joinpath("kernels.toml").read_text())
+
+
+_TABLE = _read_table()
+
+
+def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> KernelModel:
+    table = table or _TABLE
+    if "scale_from" in entry:
+        core, lib = entry["scale_from"].split(".", 1)
+        base = kernel_model_from_dict(entry["scale_from"], table[core][lib], table)
+        s = float(entry["scale"])
+        ops = {k: OpCoefficients(v.fixed * s, v.per_mac * s, v.per_output * s, v.per_input * s)
+               for k, v in base.ops.items()}
+        invoke = base.invoke * s
+    else:
+        ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}
+        invoke = float(entry.get("invoke", 0))
+    return KernelModel(key, entry.get("source", ""), invoke,
+                       float(entry.get("odd_channel_penalty", 1.0)), ops)
+
+
+def kernel_model(device: Device) -> KernelModel:
+    """The device's own fitted coefficients, else those of its core and kernel library."""
+    if device.coefficients:
+        return kernel_model_from_dict(device.kernel_key, device.coefficients)
+    core, _, lib = device.kernel_key.partition(".")
+    try:
+        entry = _TABLE[core][lib]
+    except KeyError:
+        known = [f"{c}.{k}" for c, libs in _TABLE.items() for k in libs]
+        raise ValueError(f"device {device.name}: no latency coefficients for core {core!r} with "
+                         f"kernels {lib!r}; known: {', '.join(known)}") from None
+    return kernel_model_from_dict(device.kernel_key, entry)
+
+
+def op_latency_ms(graph: Graph, device: Device) -> list[float]:
+    model = kernel_model(device)
+    return [model.op_cycles(graph, op) / device.clock_hz * 1e3 for op in graph.ops]
+
+
+def latency_ms(graph: Graph, device: Device) -> float:
+    model = kernel_model(device)
+    cycles = model.invoke + sum(model.op_cycles(graph, op) for op in graph.ops)
+    return cycles / device.clock_hz * 1e3

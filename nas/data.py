@@ -1,0 +1,171 @@
+"""Datasets for search: the built-in light curves or a user's .npz, validated and split.
+
+Search decisions use a validation split carved (stratified) from the training data; the test split
+is only scored for the models on the front and the ones exported.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nas import lightcurves
+
+BUILTIN = "lightcurves"
+VAL_FRACTION = 0.2
+
+
+class DataError(ValueError):
+    """The data cannot be searched on; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x_train: np.ndarray  # (N, length, channels) float32
+    y_train: np.ndarray  # (N,) int64 class indices
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+    name: str
+    source: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        return self.x_train.shape[1], self.x_train.shape[2]
+
+    def describe(self) -> dict:
+        """What the study and model card record about the data."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "classes": list(self.classes),
+            "n_train": len(self.y_train),
+            "n_val": len(self.y_val),
+            "n_test": len(self.y_test),
+            "preprocessing": "z-normalised per series and channel",
+            **self.extra,
+        }
+
+
+def builtin_lightcurves(per_class: int = 256, seed: int = 0) -> Dataset:
+    x, y = lightcurves.generate(per_class=per_class, seed=seed)
+    n_test = len(y) // 5
+    x_tr, y_tr, x_val, y_val = stratified_split(x[n_test:], y[n_test:], VAL_FRACTION, seed)
+    return Dataset(x_tr, y_tr, x_val, y_val, x[:n_test], y[:n_test], lightcurves.CLASSES,
+                   name=BUILTIN, source=f"nas.lightcurves.generate(per_class={per_class}, seed={seed})",
+                   extra={"per_class": per_class, "seed": seed})
+
+
+def stratified_split(x, y, fraction: float, seed: int):
+    """Hold out `fraction` of each class (at least one row of it) as validation."""
+    rng = np.random.default_rng(seed + 1)
+    val = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        if len(idx) >= 2:
+            val[idx[: max(1, round(len(idx) * fraction))]] = True
+    return x[~val], y[~val], x[val], y[val]
+
+
+def _as_series(name: str, a: np.ndarray, path: Path) -> np.ndarray:
+    if a.dtype == object or not np.issubdtype(a.dtype, np.number):
+        raise DataError(f"{path}: {name} must be numeric, got dtype {a.dtype}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise DataError(f"{path}: {name} must be (series, length) or (series, length, channels), "
+                        f"got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise DataError(f"{path}: {name} holds no series")
+    if a.shape[1] == 0 or a.shape[2] == 0:
+        raise DataError(f"{path}: {name} has series of length 0 (shape {a.shape})")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.sum(~np.isfinite(a)))
+        raise DataError(f"{path}: {name} contains {bad} NaN or infinite values; "
+                        "impute or drop those series first")
+    return a.astype(np.float32)
+
+
+def znorm(x: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=1, keepdims=True)
+    std = x.std(axis=1, keepdims=True)
+    return ((x - mean) / np.where(std > 0, std, 1)).astype(np.float32)
+
+
+def load_npz(path: str | Path, seed: int = 0) -> Dataset:
+    """A user's arrays: x_train, y_train, x_test, y_test (+ optional x_val, y_val)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path} is not a NumPy .npz archive ({type(exc).__name__}); save with "
+                        "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path} holds a single array; an .npz with x_train, y_train, x_test, y_test "
+                        "is needed")
+    with archive:
+        keys = set(archive.files)
+        need = {"x_train", "y_train", "x_test", "y_test"}
+        if not need <= keys:
+            raise DataError(f"{path} lacks {', '.join(sorted(need - keys))}; it has "
+                            f"{', '.join(sorted(keys)) or 'no arrays'}")
+        try:
+            arrays = {k: archive[k] for k in keys & (need | {"x_val", "y_val"})}
+        except ValueError as exc:
+            raise DataError(f"{path}: an array needs pickle to load ({exc}); store labels as "
+                            "strings or integers, not objects") from None
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise DataError(f"{path}: give both x_val and y_val, or neither")
+    xs = {k: _as_series(k, arrays[k], path) for k in arrays if k.startswith("x_")}
+    ys = {k: np.asarray(arrays[k]).reshape(-1) for k in arrays if k.startswith("y_")}
+    for part in ("train", "test", "val"):
+        if f"x_{part}" in xs and len(xs[f"x_{part}"]) != len(ys[f"y_{part}"]):
+            raise DataError(f"{path}: x_{part} has {len(xs[f'x_{part}'])} series but y_{part} has "
+                            f"{len(ys[f'y_{part}'])} labels")
+    shapes = {xs[k].shape[1:] for k in xs}
+    if len(shapes) > 1:
+        raise DataError(f"{path}: splits differ in (length, channels): {sorted(shapes)}")
+    for k, y in ys.items():
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise DataError(f"{path}: {k} contains NaN or infinite labels")
+    classes = sorted({str(v) for v in ys["y_train"]}, key=_natural)
+    if len(classes) < 2:
+        raise DataError(f"{path}: y_train has a single class ({classes[0]!r}); classification needs "
+                        "at least two")
+    lookup = {c: i for i, c in enumerate(classes)}
+    labels = {}
+    for k, y in ys.items():
+        unseen = sorted({str(v) for v in y} - set(lookup))
+        if unseen:
+            raise DataError(f"{path}: {k} has labels not in y_train: {', '.join(unseen[:5])}")
+        labels[k] = np.array([lookup[str(v)] for v in y], np.int64)
+    x_tr, y_tr = znorm(xs["x_train"]), labels["y_train"]
+    if "x_val" in xs:
+        x_val, y_val = znorm(xs["x_val"]), labels["y_val"]
+    else:
+        x_tr, y_tr, x_val, y_val = stratified_split(x_tr, y_tr, VAL_FRACTION, seed)
+    return Dataset(x_tr, y_tr, x_val, y_val, znorm(xs["x_test"]), labels["y_test"], tuple(classes),
+                   name=path.stem, source=str(path.resolve()))
+
+
+def _natural(label: str):
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def load(spec: dict) -> Dataset:
+    """Rebuild a dataset from the description stored in a study."""
+    if spec["name"] == BUILTIN and spec.get("path") is None:
+        return builtin_lightcurves(per_class=spec.get("per_class", 256), seed=spec.get("seed", 0))
+    return load_npz(spec["path"], seed=spec.get("split_seed", 0))

@@ -1,0 +1,105 @@
+"""Full-int8 conversion and the int8 model as TFLM runs it: accuracy and the real arena size."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+
+from nas._capture import captured_fds
+
+log = logging.getLogger(__name__)
+
+REPRESENTATIVE_SAMPLES = 100  # calibration rows for activation ranges
+
+
+class ConversionError(RuntimeError):
+    """The TFLite converter rejected a model."""
+
+
+def to_int8_tflite(model, representative: np.ndarray, seed: int = 0) -> bytes:
+    """Convert a Keras model to a full-int8 .tflite (int8 input and output, no float ops)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    take = rng.permutation(len(representative))[:REPRESENTATIVE_SAMPLES]
+    batch_shape = tuple(model.inputs[0].shape)
+
+    def samples():
+        for i in take:
+            yield [representative[i].reshape(batch_shape).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with captured_fds(1, 2) as chatter:
+        try:
+            flatbuffer = bytes(converter.convert())
+        except Exception as exc:  # the converter raises many types; all mean "cannot ship"
+            raise ConversionError(f"TFLite converter rejected the model: {exc}") from exc
+    log.debug("converter output: %s", chatter)
+    return flatbuffer
+
+
+class Int8Model:
+    """An int8 .tflite run in the tflite-micro interpreter: the runtime the MCU uses."""
+
+    def __init__(self, tflite: bytes, arena_size: int = 1 << 20) -> None:
+        from tflite_micro.python.tflite_micro import runtime
+
+        self.tflite = tflite
+        self._interp = runtime.Interpreter.from_bytes(tflite, arena_size=arena_size)
+        inp = self._interp.get_input_details(0)
+        out = self._interp.get_output_details(0)
+        self.input_shape = tuple(int(d) for d in inp["shape"])
+        self.in_scale, self.in_zero = _quant(inp)
+        self.out_scale, self.out_zero = _quant(out)
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        q = np.round(x / self.in_scale + self.in_zero)
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """int8 outputs for float inputs x (N, ...), one invoke per row as on the device."""
+        rows = []
+        for row in self.quantize_input(x):
+            self._interp.set_input(row.reshape(self.input_shape), 0)
+            self._interp.invoke()
+            rows.append(np.array(self._interp.get_output(0)).reshape(-1))
+        return np.stack(rows)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Dequantized outputs."""
+        return (self.predict_raw(x).astype(np.float32) - self.out_zero) * self.out_scale
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(np.argmax(self.predict_raw(x), axis=1) == y))
+
+
+def _quant(details: dict) -> tuple[float, int]:
+    q = details.get("quantization_parameters") or {}
+    scales, zeros = q.get("scales"), q.get("zero_points")
+    if scales is not None and len(scales):
+        return float(scales[0]), int(zeros[0])
+    scale, zero = details.get("quantization", (1.0, 0))
+    return float(scale) or 1.0, int(zero)
+
+
+_ALLOC = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+
+def measured_arena(tflite: bytes) -> dict[str, int]:
+    """The arena TFLM really allocates for this model (host build, 64-bit): total, head, tail."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    with captured_fds(1, 2) as text:
+        interp = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 22)
+        interp.print_allocations()
+    found = dict((k, int(v)) for k, v in _ALLOC.findall(text[0]))
+    if set(found) != {"total", "head", "tail"}:
+        raise RuntimeError(f"could not read the arena from tflite-micro's report: {text[0][:200]!r}")
+    return found

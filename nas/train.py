@@ -1,0 +1,80 @@
+"""Training a candidate: Adam, cross-entropy, early stopping on the validation loss."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+BATCH_SIZE = 32
+LEARNING_RATE = 3e-3
+PATIENCE = 5  # epochs without validation-loss improvement before stopping
+
+
+class TrainingError(RuntimeError):
+    """Training diverged (NaN loss) or ran out of its time limit."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    epochs_run: int
+    best_val_loss: float
+    seconds: float
+
+
+def as_model_input(x: np.ndarray) -> np.ndarray:
+    """(N, length, channels) -> (N, 1, length, channels): the 2-D form the spaces are built in."""
+    return x[:, None, :, :]
+
+
+def configure_threads(threads: int) -> None:
+    """Call before TensorFlow runs anything; worker processes use one thread each."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # already initialised in this process: keep what it has
+
+
+def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
+          time_limit_s: float | None = None) -> TrainResult:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy")
+    start = time.monotonic()
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if time_limit_s:
+        callbacks.append(_Deadline(start + time_limit_s))
+    history = model.fit(as_model_input(x_train), y_train, validation_data=(as_model_input(x_val), y_val),
+                        epochs=epochs, batch_size=BATCH_SIZE, callbacks=callbacks, verbose=0)
+    losses = history.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise TrainingError("training loss became NaN or infinite")
+    if time_limit_s and time.monotonic() - start > time_limit_s:
+        raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
+    return TrainResult(len(losses), float(min(history.history["val_loss"])), time.monotonic() - start)
+
+
+def _deadline_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class _Deadline(_deadline_callback_base()):  # type: ignore[misc]
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() > self.deadline:
+            self.model.stop_training = True

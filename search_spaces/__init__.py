@@ -1,0 +1,29 @@
+"""Search spaces: each is `build(trial, *, input_shape, n_outputs) -> keras.Model` (uncompiled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from search_spaces import spectral
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    version: int
+    build: Callable
+    describe: Callable[[dict], str]
+    summary: str
+
+
+SPACES: dict[str, Space] = {
+    "spectral": Space("spectral", spectral.VERSION, spectral.build, spectral.describe,
+                      "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals"),
+}
+
+
+def get_space(name: str) -> Space:
+    if name not in SPACES:
+        raise ValueError(f"unknown space {name!r}; known: {', '.join(SPACES)}")
+    return SPACES[name]

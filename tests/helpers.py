@@ -1,0 +1,50 @@
+"""Shared test helpers: sampled architectures, converted with non-zero weights as training leaves them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def sample_models(n: int, seed: int = 0, space: str = "spectral") -> Iterator:
+    """(keras model, input_shape) for n random architectures of a space, varied input shapes."""
+    import optuna
+
+    from search_spaces import get_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    shapes = [(1024, 1), (150, 1), (427, 1), (256, 3), (96, 2)]
+    for _ in range(n):
+        trial = study.ask()
+        length, channels = shapes[int(rng.integers(len(shapes)))]
+        n_out = int(rng.integers(2, 7))
+        model = get_space(space).build(trial, input_shape=(length, channels), n_outputs=n_out)
+        study.tell(trial, 0.0)
+        yield model, (length, channels)
+
+
+def randomize_weights(model, seed: int = 0) -> None:
+    """Give every weight, biases included, non-zero values of a trained net's scale."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in weights])
+
+
+def converted_samples(n: int, seed: int = 0, space: str = "spectral") -> Iterator:
+    """(model, int8 tflite bytes) pairs."""
+    from nas.quantize import to_int8_tflite
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for i, (model, (length, channels)) in enumerate(sample_models(n, seed, space)):
+        randomize_weights(model, seed + i)
+        rep = np.random.default_rng(i).normal(size=(16, 1, length, channels)).astype(np.float32)
+        yield model, to_int8_tflite(model, rep)
