@@ -9,6 +9,8 @@ is an error naming the layer, never a silent zero.
 
 from __future__ import annotations
 
+import math
+
 from cost_models.graph import Graph, Op, Tensor, UnsupportedOpError
 
 _FUSABLE = {"relu", "relu6", "linear"}
@@ -98,10 +100,11 @@ def graph_from_keras(model) -> Graph:
             y = b.op("DEPTHWISE_CONV_2D", [x[0], w, bias], out_shape, name)
             y = b.activation(y, _activation_name(layer), name)
         elif kind == "Dense":
-            in_f = b.tensors[x[0]].shape[-1]
-            if len(b.tensors[x[0]].shape) != 2:
-                raise UnsupportedOpError(f"layer {name}: Dense on a rank-{len(b.tensors[x[0]].shape)} "
-                                         "input; flatten or pool to (1, features) first")
+            in_shape = b.tensors[x[0]].shape
+            in_f = in_shape[-1]
+            if math.prod(in_shape[:-1]) != 1:
+                raise UnsupportedOpError(f"layer {name}: Dense on a {in_shape} input; flatten or "
+                                         "pool to (1, features) first")
             w = b.tensor((layer.units, in_f), 1, True, name + "/kernel")
             bias = b.tensor((layer.units,), 4, True, name + "/bias") if layer.use_bias else -1
             y = b.op("FULLY_CONNECTED", [x[0], w, bias], out_shape, name)
@@ -130,6 +133,8 @@ def graph_from_keras(model) -> Graph:
         elif kind == "GlobalAveragePooling2D":
             axes = b.tensor((2,), 4, True, name + "/axes")
             y = b.op("MEAN", [x[0], axes], out_shape, name)
+        elif kind == "Flatten" and math.prod(b.tensors[x[0]].shape[:-1]) == 1:
+            y = x[0]  # (1, ..., 1, C) -> (1, C) changes no layout: FULLY_CONNECTED takes it as is
         elif kind in ("Flatten", "Reshape"):
             shape_const = b.tensor((len(out_shape),), 4, True, name + "/shape")
             y = b.op("RESHAPE", [x[0], shape_const], out_shape, name)

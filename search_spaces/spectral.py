@@ -11,7 +11,8 @@ from __future__ import annotations
 VERSION = 1
 FILTERS = [8, 16, 32]
 KERNELS = [3, 5, 7, 11]
-POOLS = [2, 4]
+POOLS = [1, 2, 4]
+STRIDES = [1, 2, 4]  # long inputs (1024-sample light curves) must shrink early to meet latency
 DENSE = [8, 16, 32]
 
 
@@ -28,13 +29,16 @@ def build(trial, *, input_shape: tuple[int, int], n_outputs: int):
         filters = trial.suggest_categorical(f"filters_{i}", FILTERS)
         kernel = trial.suggest_categorical(f"kernel_{i}", KERNELS)
         separable = trial.suggest_categorical(f"separable_{i}", [False, True])
+        stride = trial.suggest_categorical(f"stride_{i}", STRIDES)
         pool = trial.suggest_categorical(f"pool_{i}", POOLS)
         if separable:
-            x = layers.DepthwiseConv2D((1, kernel), padding="same", activation="relu", name=f"b{i}_dw")(x)
+            x = layers.DepthwiseConv2D((1, kernel), strides=(1, stride), padding="same",
+                                       activation="relu", name=f"b{i}_dw")(x)
             x = layers.Conv2D(filters, (1, 1), activation="relu", name=f"b{i}_pw")(x)
         else:
-            x = layers.Conv2D(filters, (1, kernel), padding="same", activation="relu", name=f"b{i}_conv")(x)
-        if x.shape[2] >= pool:
+            x = layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same",
+                              activation="relu", name=f"b{i}_conv")(x)
+        if pool > 1 and x.shape[2] >= pool:
             x = layers.MaxPooling2D((1, pool), name=f"b{i}_pool")(x)
     head = trial.suggest_categorical("head", ["flatten", "global_avg"])
     if head == "flatten":
@@ -52,5 +56,5 @@ def describe(params: dict) -> str:
     for i in range(params.get("n_blocks", 0)):
         kind = "sep" if params.get(f"separable_{i}") else "conv"
         blocks.append(f"{kind}{params.get(f'filters_{i}')}k{params.get(f'kernel_{i}')}"
-                      f"/p{params.get(f'pool_{i}')}")
+                      f"s{params.get(f'stride_{i}')}/p{params.get(f'pool_{i}')}")
     return " > ".join(blocks) + f" > {params.get('head')} > fc{params.get('dense')}"

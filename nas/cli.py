@@ -1,0 +1,356 @@
+"""The `nas` command: parse, call library functions, print. One `main(argv) -> int`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate_name
+
+REPORTS_DIR = Path("reports")
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not a usage dump
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
+# ---------------------------------------------------------------- search / resume
+def _progress(total: int | None):
+    started = time.monotonic()
+
+    def on_trial(study, trial) -> None:
+        done = len(study.trials)
+        a = trial.user_attrs
+        if a.get("trained") and a.get("val_accuracy_int8") is not None:
+            c = a["cost"]
+            what = (f"int8 val acc {a['val_accuracy_int8']:.3f}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+                    f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
+                    + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
+        elif a.get("broken") and not a.get("trained"):
+            e = a["estimate"]
+            what = (f"rejected before training: over {', '.join(a['broken'])} "
+                    f"(est. flash {e['flash_bytes'] / 1024:.1f} KB, RAM {e['ram_bytes'] / 1024:.1f} KB, "
+                    f"{e['latency_ms']:.1f} ms)")
+        else:
+            what = f"failed: {a.get('fail_reason', trial.state.name.lower())}"
+        bar = ""
+        if total:
+            filled = round(20 * min(done - start_count, total) / total)
+            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done - start_count}/{total} "
+        print(f"{bar}{time.monotonic() - started:6.0f}s  trial {trial.number}: {what}",
+              file=sys.stderr, flush=True)
+
+    start_count = 0
+
+    def bind(study):
+        nonlocal start_count
+        start_count = len(study.trials)
+        return on_trial
+
+    return bind
+
+
+def _front_table(rows: list[dict]) -> str:
+    front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+    if not front:
+        return "No trained model within the budget yet."
+    head = (f"{'trial':>5}  {'int8 val':>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
+            f"{'ms':>6}  {'MACs':>9}  architecture")
+    lines = [head, "-" * len(head)]
+    for r in front:
+        test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
+        lines.append(f"{r['number']:>5}  {r['val_accuracy_int8']:>8.3f}  {test:>9}  "
+                     f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
+                     f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}")
+    return "\n".join(lines)
+
+
+def _reports_dir(name: str) -> Path:
+    out = REPORTS_DIR / name
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write reports to {out} ({exc.strerror}); make it writable or run "
+                         "from another folder") from None
+    return out
+
+
+def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int:
+    from nas.report import write_report
+    from nas.results import counts
+    from nas.search import score_front_on_test
+
+    rows = score_front_on_test(study, config, dataset)
+    path = write_report(rows, config.to_dict(), _reports_dir(name))
+    c = counts(rows)
+    print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
+          f"{c['pruned_before_training']} rejected before training, {c['failed']} failed; "
+          f"this run {wall:.0f} s.")
+    print(f"Pareto front on {config.device['name']} (int8 accuracy of the deployed model):")
+    print(_front_table(rows))
+    print(f"\nReport: {path}")
+    print(f"Export: nas export {name} --pareto   (writes {REPORTS_DIR / name / 'models'}/trial-N/)")
+    print(f"Resume: nas resume {name} --trials N")
+    return 0
+
+
+def _run_search(study, config, dataset, name, storage, n_trials, timeout) -> int:
+    from nas.search import run
+
+    bind = _progress(n_trials)
+    on_trial = bind(study)
+    try:
+        wall = run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=on_trial)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: finished trials are saved in {redact(storage)}. "
+              f"Resume with: nas resume {name}", file=sys.stderr)
+        return 130
+    return _finish(study, config, dataset, name, storage, wall)
+
+
+def cmd_search(args) -> int:
+    from cost_models import Budget, get_device
+    from nas import data as data_mod
+    from nas.study import RunConfig, create_or_load
+    from search_spaces import get_space
+
+    device = get_device(args.device)
+    space = get_space(args.space)
+    budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
+    name = validate_name(args.study or f"{space.name}-{device.name}")
+    storage = args.storage or default_storage(name)
+    _reports_dir(name)
+    if args.data:
+        dataset = data_mod.load_npz(args.data, seed=args.seed)
+        spec = {**dataset.describe(), "path": str(Path(args.data).resolve()), "split_seed": args.seed}
+    else:
+        dataset = data_mod.builtin_lightcurves(seed=args.seed)
+        spec = dataset.describe()
+    artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
+    config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
+                       budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
+                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts)
+    study, stored = create_or_load(name, storage, config)
+    if stored is not config:
+        for key in ("space", "device", "budget"):
+            if getattr(stored, key) != getattr(config, key):
+                raise UsageError(f"study {name!r} exists with another {key} ("
+                                 f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
+                                 f"or `nas resume {name}` to continue it as it was")
+        print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
+        dataset = data_mod.load(stored.data)
+        config = stored
+    _setup_tensorflow()
+    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout)
+
+
+def _short(value) -> str:
+    return value.get("name", str(value)) if isinstance(value, dict) and "name" in value else str(value)
+
+
+def _device_dict(device) -> dict:
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(device).items() if v is not None}
+
+
+def _setup_tensorflow() -> None:
+    from nas.objective import quiet_tensorflow
+
+    quiet_tensorflow()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def cmd_resume(args) -> int:
+    from nas import data as data_mod
+    from nas.study import load
+
+    storage = args.storage or default_storage(args.name)
+    study, config = load(args.name, storage)
+    _reports_dir(args.name)
+    dataset = data_mod.load(config.data)
+    print(f"Resuming study {args.name!r}: {len(study.trials)} trials so far, space {config.space}, "
+          f"device {config.device['name']}.", file=sys.stderr)
+    _setup_tensorflow()
+    return _run_search(study, config, dataset, args.name, storage, args.trials, args.timeout)
+
+
+# ---------------------------------------------------------------- report / show / export
+def _open(args):
+    from nas.study import load
+
+    storage = args.storage or default_storage(args.name)
+    study, config = load(args.name, storage)
+    return study, config, storage
+
+
+def cmd_report(args) -> int:
+    from nas.report import write_report
+    from nas.results import study_rows
+
+    study, config, _ = _open(args)
+    path = write_report(study_rows(study), config.to_dict(), _reports_dir(args.name))
+    print(path)
+    return 0
+
+
+SHOW_FIELDS = ("number", "state", "params", "val_accuracy_int8", "test_accuracy_int8", "flash_bytes",
+               "arena_bytes", "ram_bytes", "latency_ms", "macs", "feasible", "trained", "on_front",
+               "architecture", "broken", "cost_source", "fail_reason")
+
+
+def cmd_show(args) -> int:
+    from nas.results import counts, study_rows
+
+    study, config, storage = _open(args)
+    rows = study_rows(study)
+    if args.json:
+        print(json.dumps([{k: r[k] for k in SHOW_FIELDS} for r in rows], indent=1, default=str))
+        return 0
+    c = counts(rows)
+    print(f"Study {args.name!r}: space {config.space}, device {config.device['name']}, "
+          f"{c['trials']} trials, {c['trained']} trained, {c['pruned_before_training']} rejected "
+          f"before training, {c['failed']} failed")
+    print(_front_table(rows))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from nas.export import export_trial
+    from nas.results import study_rows
+
+    study, config, storage = _open(args)
+    if args.trial is not None:
+        numbers = [args.trial]
+        if not 0 <= args.trial < len(study.trials):
+            raise UsageError(f"study {args.name!r} has no trial {args.trial} "
+                             f"(trials 0-{len(study.trials) - 1})")
+    else:
+        numbers = [r["number"] for r in study_rows(study) if r["on_front"]]
+        if not numbers:
+            raise UsageError(f"study {args.name!r} has no trained model within its budget to export")
+    out_root = Path(args.out) if args.out else REPORTS_DIR / args.name / "models"
+    for n in numbers:
+        print(export_trial(study, config, study.trials[n], out_root, storage))
+    return 0
+
+
+# ---------------------------------------------------------------- listings
+def cmd_devices(args) -> int:
+    from cost_models import DEVICES
+
+    print(f"{'name':9} {'board':22} {'core':14} {'MHz':>5} {'SRAM KB':>9} {'flash KB':>9}  kernels")
+    for d in DEVICES.values():
+        print(f"{d.name:9} {d.title:22} {d.core:14} {d.clock_hz / 1e6:>5.0f} {d.sram_bytes // 1024:>9} "
+              f"{d.flash_bytes // 1024:>9}  {d.kernels}")
+    print("\nOr describe your own board in a .toml file (name, core, kernels, clock_hz, sram_bytes, "
+          "flash_bytes) and pass its path to --device.")
+    return 0
+
+
+def cmd_spaces(args) -> int:
+    from search_spaces import SPACES
+
+    for s in SPACES.values():
+        print(f"{s.name:10} v{s.version}  {s.summary}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nas", description="Neural architecture search for microcontrollers.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("search", help="search a space for models that fit a device")
+    s.add_argument("--space", default="spectral")
+    s.add_argument("--device", default="nano33", help="board name (`nas devices`) or a .toml file")
+    s.add_argument("--data", help=".npz with x_train, y_train, x_test, y_test (default: built-in "
+                                  "synthetic light curves)")
+    s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
+    s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
+    s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")
+    s.add_argument("--trials", type=_positive(int), default=30)
+    s.add_argument("--timeout", type=_positive(float), help="stop starting trials after SECONDS")
+    s.add_argument("--epochs", type=_positive(int), default=20)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
+    s.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
+    s.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
+    s.add_argument("--trial-time-limit", type=_positive(float), default=600.0,
+                   help="seconds one training may take before the trial is failed")
+    s.set_defaults(func=cmd_search)
+
+    r = sub.add_parser("resume", help="continue a study with its stored configuration")
+    r.add_argument("name")
+    r.add_argument("--trials", type=_positive(int), default=10)
+    r.add_argument("--timeout", type=_positive(float))
+    r.add_argument("--storage")
+    r.set_defaults(func=cmd_resume)
+
+    for cmd, func, helptext in (("report", cmd_report, "write reports/NAME/pareto.html"),
+                                ("show", cmd_show, "print the front (or every trial with --json)"),
+                                ("export", cmd_export, "write models of a study under reports/NAME/models")):
+        c = sub.add_parser(cmd, help=helptext)
+        c.add_argument("name")
+        c.add_argument("--storage")
+        c.set_defaults(func=func)
+        if cmd == "show":
+            c.add_argument("--json", action="store_true")
+        if cmd == "export":
+            g = c.add_mutually_exclusive_group()
+            g.add_argument("--trial", type=int)
+            g.add_argument("--pareto", action="store_true", help="every model on the front (default)")
+            c.add_argument("--out", help="folder (default: reports/NAME/models)")
+
+    sub.add_parser("devices", help="list known boards").set_defaults(func=cmd_devices)
+    sub.add_parser("spaces", help="list search spaces").set_defaults(func=cmd_spaces)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # TensorFlow's C++ start-up chatter and Optuna's experimental-feature notices are not for users
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", category=Warning, module="optuna")
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except (UsageError, StudyError, ValueError) as exc:
+        print(f"nas: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nas: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The objective: build -> estimate -> record constraints -> (if infeasible, stop) -> train ->
+convert to int8 -> score the int8 model. Made in one place so every search runs the same recipe."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from cost_models import DEVICES, Budget, Device, estimate
+from cost_models.keras_graph import graph_from_keras
+from cost_models.tflite_reader import read_tflite
+from nas.data import Dataset
+from nas.quantize import ConversionError, Int8Model, to_int8_tflite
+from nas.train import TrainingError, as_model_input, train
+from search_spaces import get_space
+
+log = logging.getLogger(__name__)
+
+RECOVERABLE = (TrainingError, ConversionError)
+
+
+def over_budget(violations: dict[str, float]) -> list[str]:
+    return [k for k, v in violations.items() if v > 0]
+
+
+def latency_by_device(graph) -> dict[str, float]:
+    from cost_models.latency import latency_ms
+
+    return {name: round(latency_ms(graph, dev), 4) for name, dev in DEVICES.items()}
+
+
+def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
+                   epochs: int, seed: int, time_limit_s: float, artifact_store=None):
+    import optuna
+
+    space = get_space(space_name)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        import keras
+        from optuna.artifacts import upload_artifact
+
+        keras.backend.clear_session()
+        model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
+        trial.set_user_attr("architecture", space.describe(trial.params))
+        cost = estimate(graph_from_keras(model), device)
+        violations = cost.violations(budget)
+        for key, value in violations.items():
+            trial.set_constraint(key, value)
+        trial.set_user_attr("estimate", cost.to_dict())
+        broken = over_budget(violations)
+        if broken:
+            trial.set_user_attr("feasible", False)
+            trial.set_user_attr("trained", False)
+            trial.set_user_attr("broken", broken)
+            raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+
+        try:
+            result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,
+                           epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
+            tflite = to_int8_tflite(model, as_model_input(dataset.x_train), seed=seed)
+        except RECOVERABLE as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            trial.set_user_attr("trained", False)
+            raise
+        trial.set_user_attr("trained", True)
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("train_seconds", round(result.seconds, 2))
+
+        graph = read_tflite(tflite)
+        exact = estimate(graph, device, flash_bytes=len(tflite))
+        violations = exact.violations(budget)
+        for key, value in violations.items():  # the shipped model's figures replace the estimate
+            trial.set_constraint(key, value)
+        trial.set_user_attr("cost", exact.to_dict())
+        trial.set_user_attr("latency_ms_by_device", latency_by_device(graph))
+        trial.set_user_attr("feasible", not over_budget(violations))
+        trial.set_user_attr("broken", over_budget(violations))
+
+        int8 = Int8Model(tflite)
+        accuracy = int8.accuracy(dataset.x_val, dataset.y_val)
+        trial.set_user_attr("val_accuracy_int8", accuracy)
+        float_acc = float((model.predict(as_model_input(dataset.x_val), verbose=0).argmax(1)
+                           == dataset.y_val).mean())
+        trial.set_user_attr("val_accuracy_float", float_acc)  # for the quantization gap only
+
+        if artifact_store is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                keras_path = Path(tmp) / "model.keras"
+                tflite_path = Path(tmp) / "model_int8.tflite"
+                model.save(keras_path)
+                tflite_path.write_bytes(tflite)
+                ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(path),
+                                             study_or_trial=trial)
+                       for kind, path in (("keras", keras_path), ("tflite", tflite_path))}
+            trial.set_user_attr("artifacts", ids)
+        log.debug("trial %d: int8 val acc %.3f, flash %d B", trial.number, accuracy, len(tflite))
+        return accuracy, float(len(tflite))
+
+    return objective
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")

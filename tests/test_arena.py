@@ -1,0 +1,70 @@
+"""The arena planner against tflite-micro's own measured arena, to the byte."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cost_models.arena import Buffer, greedy_plan, plan_arena
+from cost_models.keras_graph import graph_from_keras
+from cost_models.persistent import persistent_bytes
+from cost_models.tflite_reader import read_tflite
+from nas.quantize import measured_arena, to_int8_tflite
+
+
+def test_planner_matches_tflm_on_sampled_architectures(converted):
+    assert len(converted) >= 30
+    for model, tflite in converted:
+        measured = measured_arena(tflite)["head"]
+        assert plan_arena(read_tflite(tflite)).peak_bytes == measured
+        # the estimate made before training and conversion is the same number
+        assert plan_arena(graph_from_keras(model)).peak_bytes == measured
+
+
+def _branchy(kind: str):
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape=(1, 96, 2), batch_size=1)
+    a = layers.Conv2D(8, (1, 3), padding="same", activation="relu")(inp)
+    b = layers.Conv2D(8, (1, 5), padding="same", activation="relu")(inp)
+    c = layers.DepthwiseConv2D((1, 3), padding="same")(a)
+    x = layers.Add()([c, b]) if kind == "add" else layers.Concatenate()([a, b, c])
+    x = layers.ZeroPadding2D(((0, 0), (2, 2)))(x)
+    x = layers.AveragePooling2D((1, 2))(x)
+    x = layers.Conv2D(12, (1, 3), activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inp, out)
+
+
+@pytest.mark.parametrize("kind", ["add", "concat"])
+def test_planner_matches_tflm_on_branches(kind):
+    from tests.helpers import randomize_weights
+
+    model = _branchy(kind)
+    randomize_weights(model, 1)
+    rep = np.random.default_rng(0).normal(size=(16, 1, 96, 2)).astype(np.float32)
+    tflite = to_int8_tflite(model, rep)
+    graph = read_tflite(tflite)
+    kinds = {op.kind for op in graph.ops}
+    assert ("ADD" if kind == "add" else "CONCATENATION") in kinds and "PAD" in kinds
+    assert plan_arena(graph).peak_bytes == measured_arena(tflite)["head"]
+
+
+def test_greedy_places_largest_first_and_reuses_gaps():
+    # a (scopes 0-1) and c (2-3) never overlap, so c reuses a's offset; b overlaps both
+    bufs = [Buffer(0, 64, 0, 1), Buffer(1, 32, 1, 2), Buffer(2, 64, 2, 3)]
+    plan = greedy_plan(bufs)
+    assert plan.offsets[0] == plan.offsets[2] == 0
+    assert plan.offsets[1] == 64
+    assert plan.peak_bytes == 96
+
+
+def test_persistent_estimate_tracks_host_measurement(converted):
+    """The 64-bit variant of the tail formula against the host's measured tail (MCUs are 32-bit)."""
+    errors = []
+    for _, tflite in converted[:10]:
+        measured = measured_arena(tflite)["tail"]
+        errors.append(abs(persistent_bytes(read_tflite(tflite), 8) - measured) / measured)
+    assert max(errors) < 0.25, errors
