@@ -264,6 +264,31 @@ def cmd_export(args) -> int:
 
 
 # ---------------------------------------------------------------- listings
+def cmd_studies(args) -> int:
+    from nas.results import counts, study_rows
+    from nas.study import load
+
+    files = sorted(STUDIES_DIR.glob("*.db"))
+    if not files:
+        print(f"No studies under {STUDIES_DIR}/ yet. Start one with: nas search --space spectral --device nano33")
+        return 0
+    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'failed':>6}  best int8 val acc")
+    for path in files:
+        name = path.stem
+        try:
+            study, _ = load(name, default_storage(name))
+        except StudyError as exc:
+            print(f"{name:28} unreadable: {exc}")
+            continue
+        rows = study_rows(study)
+        c = counts(rows)
+        best = max((r["val_accuracy_int8"] for r in rows if r["on_front"]), default=None)
+        best_text = f"{best:.3f}" if best is not None else "-"
+        print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['pruned_before_training']:>8} "
+              f"{c['failed']:>6}  {best_text}")
+    return 0
+
+
 def cmd_devices(args) -> int:
     from cost_models import DEVICES
 
@@ -297,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")
-    s.add_argument("--trials", type=_positive(int), default=30)
+    s.add_argument("--trials", type=_positive(int), default=50)
     s.add_argument("--timeout", type=_positive(float), help="stop starting trials after SECONDS")
     s.add_argument("--epochs", type=_positive(int), default=20)
     s.add_argument("--seed", type=int, default=0)
@@ -330,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--pareto", action="store_true", help="every model on the front (default)")
             c.add_argument("--out", help="folder (default: reports/NAME/models)")
 
+    sub.add_parser("studies", help="list the studies under studies/").set_defaults(func=cmd_studies)
     sub.add_parser("devices", help="list known boards").set_defaults(func=cmd_devices)
     sub.add_parser("spaces", help="list search spaces").set_defaults(func=cmd_spaces)
     return p

@@ -64,6 +64,11 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             trial.set_user_attr("fail_reason", str(exc))
             trial.set_user_attr("trained", False)
             raise
+        except Exception as exc:  # TensorFlow raises many types; one bad candidate must not end a search
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
+            trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("trained", False)
+            raise TrainingError(reason) from exc
         trial.set_user_attr("trained", True)
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))

@@ -2,7 +2,8 @@
 
 Keras Conv1D converts to EXPAND_DIMS/RESHAPE pairs around 2-D ops that TFLM does not alias; the
 same net as Conv2D with (1, k) kernels on a batch-1 input has no shape ops (measured: flash -27 %,
-arena -35 %). Parameter names are persisted API: renaming one breaks resume of old studies, so a
+arena -35 %). Strides are square: TensorFlow's depthwise kernel takes no other, and on a height-1
+input with SAME padding a square stride is the 1-D stride. Parameter names are persisted API: renaming one breaks resume of old studies, so a
 change of meaning gets a new space version instead.
 """
 
@@ -32,11 +33,11 @@ def build(trial, *, input_shape: tuple[int, int], n_outputs: int):
         stride = trial.suggest_categorical(f"stride_{i}", STRIDES)
         pool = trial.suggest_categorical(f"pool_{i}", POOLS)
         if separable:
-            x = layers.DepthwiseConv2D((1, kernel), strides=(1, stride), padding="same",
+            x = layers.DepthwiseConv2D((1, kernel), strides=stride, padding="same",
                                        activation="relu", name=f"b{i}_dw")(x)
             x = layers.Conv2D(filters, (1, 1), activation="relu", name=f"b{i}_pw")(x)
         else:
-            x = layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same",
+            x = layers.Conv2D(filters, (1, kernel), strides=stride, padding="same",
                               activation="relu", name=f"b{i}_conv")(x)
         if pool > 1 and x.shape[2] >= pool:
             x = layers.MaxPooling2D((1, pool), name=f"b{i}_pool")(x)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas import data as data_mod
+from nas.data import DataError, load_npz
+from nas.lightcurves import CLASSES, generate
+
+
+def test_lightcurves_are_deterministic_balanced_and_normalised():
+    x1, y1 = generate(per_class=8, seed=3)
+    x2, y2 = generate(per_class=8, seed=3)
+    x3, _ = generate(per_class=8, seed=4)
+    assert x1.shape == (48, 1024, 1) and np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert not np.array_equal(x1, x3)
+    assert np.bincount(y1).tolist() == [8] * len(CLASSES)
+    assert np.allclose(x1.mean(axis=1), 0, atol=1e-5) and np.allclose(x1.std(axis=1), 1, atol=1e-3)
+
+
+def test_transits_are_periodic_dips():
+    x, y = generate(per_class=20, seed=1)
+    transits = x[y == CLASSES.index("transit"), :, 0]
+    # a transit curve's minimum sits well below its median (the dip), unlike pure noise
+    noise = x[y == CLASSES.index("noise"), :, 0]
+    assert np.median(transits.min(axis=1)) < np.median(noise.min(axis=1))
+
+
+def test_builtin_split_keeps_test_apart_and_stratifies_validation():
+    ds = data_mod.builtin_lightcurves(per_class=20, seed=0)
+    assert len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 120
+    assert set(np.unique(ds.y_val)) == set(range(6))
+    assert ds.describe()["classes"] == list(CLASSES)
+
+
+def _save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _good(n=20, length=32, channels=None):
+    rng = np.random.default_rng(0)
+    shape = (n, length) if channels is None else (n, length, channels)
+    labels = np.array(["a", "b"] * (n // 2))
+    return {"x_train": rng.normal(size=shape), "y_train": labels,
+            "x_test": rng.normal(size=shape), "y_test": labels}
+
+
+def test_npz_with_string_labels_and_channels(tmp_path):
+    ds = load_npz(_save(tmp_path / "d.npz", **_good(channels=3)))
+    assert ds.input_shape == (32, 3) and ds.classes == ("a", "b")
+    assert len(ds.y_val) > 0 and len(ds.y_train) + len(ds.y_val) == 20
+
+
+BAD_CASES = {
+    "nan": (lambda a: a["x_train"].__setitem__((0, 0), np.nan), "NaN"),
+    "inf": (lambda a: a["x_test"].__setitem__((1, 1), np.inf), "NaN or infinite"),
+    "mismatch": (lambda a: a.__setitem__("y_train", a["y_train"][:-1]), "labels"),
+    "single class": (lambda a: a.__setitem__("y_train", np.array(["a"] * 20)), "single class"),
+    "length 0": (lambda a: a.__setitem__("x_train", np.zeros((20, 0))), "length 0"),
+    "missing key": (lambda a: a.pop("y_test"), "lacks y_test"),
+    "unseen test label": (lambda a: a.__setitem__("y_test", np.array(["a", "z"] * 10)), "not in y_train"),
+    "wrong rank": (lambda a: a.__setitem__("x_train", np.zeros((20, 2, 2, 2))), "must be"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_npz_is_named(tmp_path, case):
+    arrays = _good()
+    mutate, words = BAD_CASES[case]
+    mutate(arrays)
+    with pytest.raises(DataError, match=words):
+        load_npz(_save(tmp_path / "d.npz", **arrays))
+
+
+def test_not_an_npz(tmp_path):
+    path = tmp_path / "d.npz"
+    path.write_text("hello")
+    with pytest.raises(DataError, match="not a NumPy .npz"):
+        load_npz(path)
+    with pytest.raises(DataError, match="does not exist"):
+        load_npz(tmp_path / "missing.npz")
