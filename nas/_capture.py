@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -16,11 +17,13 @@ def captured_fds(*fds: int) -> Iterator[list[str]]:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     saved = [os.dup(fd) for fd in fds]
+    python_level = io.StringIO()  # print() from Python code, when sys.stdout is not fd 1 (e.g. pytest)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         try:
             for fd in fds:
                 os.dup2(tmp.fileno(), fd)
-            yield out
+            with contextlib.redirect_stdout(python_level), contextlib.redirect_stderr(python_level):
+                yield out
         finally:
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
@@ -28,4 +31,4 @@ def captured_fds(*fds: int) -> Iterator[list[str]]:
                 os.dup2(copy, fd)
                 os.close(copy)
             tmp.seek(0)
-            out.append(tmp.read().decode(errors="replace"))
+            out.append(tmp.read().decode(errors="replace") + python_level.getvalue())

@@ -263,6 +263,67 @@ def cmd_export(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- cost
+def _load_model_bytes(path: Path) -> bytes:
+    """An int8 .tflite as is, or a .keras model converted with the search's int8 recipe."""
+    import numpy as np
+
+    if not path.exists():
+        raise UsageError(f"model file {path} does not exist")
+    if path.suffix == ".tflite":
+        return path.read_bytes()
+    if path.suffix not in (".keras", ".h5"):
+        raise UsageError(f"{path}: give a .keras model or an int8 .tflite")
+    _setup_tensorflow()
+    import keras
+
+    from nas.quantize import to_int8_tflite
+
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a file that is not a model
+        raise UsageError(f"{path} is not a loadable Keras model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:150]})") from None
+    shape = tuple(d or 1 for d in model.inputs[0].shape)
+    # Activation ranges only set quantization scales; sizes, arena and latency do not depend on them.
+    rep = np.random.default_rng(0).normal(size=(32, *shape[1:])).astype(np.float32)
+    return to_int8_tflite(model, rep)
+
+
+def cmd_cost(args) -> int:
+    from cost_models import DEVICES, Budget, get_device
+    from cost_models.breakdown import op_table, verdicts
+    from cost_models.tflite_reader import read_tflite
+
+    devices = list(DEVICES.values()) if args.device == "all" else [get_device(args.device)]
+    budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
+    tflite = _load_model_bytes(Path(args.model))
+    graph = read_tflite(tflite)
+    table = op_table(graph, devices[0])
+    matrix = verdicts(graph, devices, budget, len(tflite))
+    if args.json:
+        print(json.dumps({"model": args.model, "budget": vars(budget), "ops_on": devices[0].name,
+                          "ops": table, "devices": matrix}, indent=1))
+        return 0
+    print(f"{args.model}: {len(graph.ops)} ops, {graph.params} params, {graph.total_macs} MACs, "
+          f"flash {len(tflite)} B")
+    print(f"\nPer operator on {devices[0].name}:")
+    print(f"{'#':>3} {'op':18} {'output':>16} {'MACs':>9} {'weights B':>9} {'arena live B':>12} "
+          f"{'cycles':>9} {'ms':>7}")
+    for r in table:
+        shape = "x".join(str(d) for d in r["output_shape"])
+        print(f"{r['index']:>3} {r['op']:18} {shape:>16} {r['macs']:>9} {r['weight_bytes']:>9} "
+              f"{r['arena_live_bytes']:>12} {r['cycles']:>9} {r['ms']:>7.3f}")
+    print(f"\nBudget: flash {budget.max_flash_bytes} B, RAM {budget.max_ram_bytes} B, "
+          f"latency {budget.max_latency_ms} ms (the model's own figures; the TFLM runtime is extra)")
+    print(f"{'device':9} {'flash B':>8} {'arena B':>8} {'persist B':>9} {'latency ms':>10}  verdict")
+    for v in matrix:
+        verdict = "fits" if v["fits"] else "over " + ", ".join(v["over_budget"] or ["board memory"])
+        print(f"{v['device']:9} {v['flash_bytes']:>8} {v['arena_bytes']:>8} {v['persistent_bytes']:>9} "
+              f"{v['latency_ms']:>10.3f}  {verdict}")
+    return 0
+
+
 # ---------------------------------------------------------------- listings
 def cmd_studies(args) -> int:
     from nas.results import counts, study_rows
@@ -354,6 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--trial", type=int)
             g.add_argument("--pareto", action="store_true", help="every model on the front (default)")
             c.add_argument("--out", help="folder (default: reports/NAME/models)")
+
+    k = sub.add_parser("cost", help="cost a .keras or int8 .tflite model on a device, op by op")
+    k.add_argument("model")
+    k.add_argument("--device", default="nano33", help="board name, a .toml file, or 'all'")
+    k.add_argument("--json", action="store_true")
+    k.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
+    k.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
+    k.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
+    k.set_defaults(func=cmd_cost)
 
     sub.add_parser("studies", help="list the studies under studies/").set_defaults(func=cmd_studies)
     sub.add_parser("devices", help="list known boards").set_defaults(func=cmd_devices)

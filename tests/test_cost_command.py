@@ -1,0 +1,69 @@
+"""`nas cost` on user models: per-op table, totals, the feasibility matrix, safe loading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nas.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    import keras
+
+    from tests.helpers import randomize_weights
+
+    root = tmp_path_factory.mktemp("cost")
+    inp = keras.Input(shape=(1, 64, 1), batch_size=1)
+    x = keras.layers.Conv2D(8, (1, 5), padding="same", activation="relu")(inp)
+    x = keras.layers.MaxPooling2D((1, 2))(x)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inp, out)
+    randomize_weights(model)
+    model.save(root / "m.keras")
+    return root / "m.keras"
+
+
+def test_cost_of_a_keras_model_on_all_devices(small_model, capsys):
+    from cost_models.arena import plan_arena
+    from cost_models.tflite_reader import read_tflite
+    from nas.quantize import measured_arena, to_int8_tflite
+
+    capsys.readouterr()
+    assert main(["cost", str(small_model), "--device", "all", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["op"] for r in report["ops"]] == ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+    assert report["ops"][0]["macs"] == 64 * 8 * 5
+    devices = {d["device"]: d for d in report["devices"]}
+    assert set(devices) == {"nano33", "esp32", "pico", "stm32f4", "rpizero"}
+    assert all(d["fits"] for d in devices.values())  # a 3 KB model fits everywhere
+    # the arena it reports is what tflite-micro allocates
+    import keras
+
+    model = keras.models.load_model(small_model, compile=False)
+    tflite = to_int8_tflite(model, np.random.default_rng(0).normal(size=(8, 1, 64, 1)).astype(np.float32))
+    assert devices["nano33"]["arena_bytes"] == measured_arena(tflite)["head"] == plan_arena(read_tflite(tflite)).peak_bytes
+
+
+def test_tight_budget_gives_over_budget_verdicts(small_model, capsys):
+    capsys.readouterr()
+    assert main(["cost", str(small_model), "--device", "pico", "--max-latency-ms", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "over latency" in out and "Per operator on pico" in out
+
+
+def test_lambda_layers_are_refused(tmp_path, capsys):
+    import keras
+
+    inp = keras.Input(shape=(4,))
+    out = keras.layers.Lambda(lambda t: t * 2)(inp)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inp, out).save(path)
+    capsys.readouterr()
+    assert main(["cost", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a loadable Keras model" in err and "Traceback" not in err
