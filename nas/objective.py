@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cost_models import DEVICES, Budget, Device, estimate
+from cost_models import DEVICES, Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas.data import Dataset
@@ -41,10 +41,11 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         import keras
         from optuna.artifacts import upload_artifact
 
-        keras.backend.clear_session()
-        model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
+        # Estimate on the shape-only build (~2 ms, no TensorFlow); build the real model only to train it.
+        shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
+                                 keras=symbolic.keras)
         trial.set_user_attr("architecture", space.describe(trial.params))
-        cost = estimate(graph_from_keras(model), device)
+        cost = estimate(graph_from_keras(shape_only), device)
         violations = cost.violations(budget)
         for key, value in violations.items():
             trial.set_constraint(key, value)
@@ -55,6 +56,9 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             trial.set_user_attr("trained", False)
             trial.set_user_attr("broken", broken)
             raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+
+        keras.backend.clear_session()
+        model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
 
         try:
             result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,

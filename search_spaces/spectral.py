@@ -17,10 +17,14 @@ STRIDES = [1, 2, 4]  # long inputs (1024-sample light curves) must shrink early 
 DENSE = [8, 16, 32]
 
 
-def build(trial, *, input_shape: tuple[int, int], n_outputs: int):
-    """An uncompiled Keras model taking (1, 1, length, channels) and giving class probabilities."""
-    import keras
-    from keras import layers
+def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None):
+    """An uncompiled Keras model taking (1, 1, length, channels) and giving class probabilities.
+
+    `keras` may be `cost_models.symbolic.keras`, a shape-only stand-in for estimates without TensorFlow.
+    """
+    if keras is None:
+        import keras
+    layers = keras.layers
 
     length, channels = input_shape
     n_blocks = trial.suggest_int("n_blocks", 2, 4)
