@@ -29,7 +29,9 @@ def _out(size: int, k: int, stride: int, padding: str) -> int:
 
 
 def _activation(name):
-    fn = (lambda x: x)
+    def fn(x):
+        return x
+
     fn.__name__ = name or "linear"
     return fn
 
