@@ -324,6 +324,42 @@ def cmd_cost(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    import numpy as np
+
+    from cost_models import get_device
+    from cost_models.arena import plan_arena
+    from cost_models.calibrate import calibrate, device_toml, read_measurements
+    from cost_models.persistent import persistent_bytes
+    from cost_models.tflite_reader import read_tflite
+
+    device = get_device(args.device)
+    rows = read_measurements(args.measurements)
+    graphs = [read_tflite(_load_model_bytes(r.model)) for r in rows]
+    result = calibrate(device, graphs, [r.latency_ms for r in rows])
+    print(f"{'model':40} {'measured ms':>11} {'before':>8} {'after':>8}")
+    for r, b, a in zip(rows, result.errors_before, result.errors_after, strict=True):
+        print(f"{str(r.model)[-40:]:40} {r.latency_ms:>11.3f} {b:>+8.1%} {a:>+8.1%}")
+    for label, err in (("before", result.errors_before), ("after", result.errors_after)):
+        print(f"{label}: median |error| {np.median(np.abs(err)):.1%}, max |error| {np.max(np.abs(err)):.1%}")
+    print("multipliers on " + result.before.key + ": "
+          + ", ".join(f"{k} x{v:.2f}" for k, v in result.multipliers.items()))
+    for r, g in zip(rows, graphs, strict=True):
+        if r.arena_bytes is not None:
+            ours = plan_arena(g).peak_bytes + persistent_bytes(g)
+            print(f"arena {r.model.name}: measured {r.arena_bytes} B, estimated {ours} B "
+                  f"({ours / r.arena_bytes - 1:+.1%})")
+    name = args.name or f"{device.name}-calibrated"
+    out = Path(args.out or f"{name}.toml")
+    source = f"fitted by nas calibrate on {len(rows)} measurements in {args.measurements}"
+    try:
+        out.write_text(device_toml(device, name, result.after, source))
+    except OSError as exc:
+        raise UsageError(f"cannot write {out} ({exc.strerror})") from None
+    print(f"wrote {out}: use it as --device {out}")
+    return 0
+
+
 # ---------------------------------------------------------------- listings
 def cmd_studies(args) -> int:
     from nas.results import counts, study_rows
@@ -424,6 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
     k.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
     k.set_defaults(func=cmd_cost)
+
+    cal = sub.add_parser("calibrate", help="fit a device's latency coefficients to measured latencies")
+    cal.add_argument("--device", required=True, help="board name or .toml file to start from")
+    cal.add_argument("--measurements", required=True,
+                     help="CSV: model, measured_ms[, measured_arena_bytes]; paths relative to the CSV")
+    cal.add_argument("--name", help="name of the calibrated board (default DEVICE-calibrated)")
+    cal.add_argument("--out", help="device file to write (default NAME.toml)")
+    cal.set_defaults(func=cmd_calibrate)
 
     sub.add_parser("studies", help="list the studies under studies/").set_defaults(func=cmd_studies)
     sub.add_parser("devices", help="list known boards").set_defaults(func=cmd_devices)
