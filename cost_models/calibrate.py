@@ -9,14 +9,14 @@ that a handful of measurements cannot send a kind the data barely sees to an abs
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cost_models.device import Device
 from cost_models.graph import Graph
-from cost_models.latency import KernelModel, OpCoefficients, kernel_model
+from cost_models.latency import KernelModel, kernel_model
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,7 @@ def read_measurements(path: str | Path) -> list[Measurement]:
 
 def _scaled(base: KernelModel, kinds: list[str], log_m: np.ndarray) -> KernelModel:
     m = dict(zip(kinds, np.exp(log_m[1:]).tolist(), strict=True))
-    ops = {k: OpCoefficients(c.fixed * m.get(k, 1), c.per_mac * m.get(k, 1), c.per_output * m.get(k, 1),
-                             c.per_input * m.get(k, 1)) for k, c in base.ops.items()}
+    ops = {k: c.scaled(m.get(k, 1.0)) for k, c in base.ops.items()}
     return KernelModel(base.key, base.source, base.invoke * float(np.exp(log_m[0])),
                        base.odd_channel_penalty, ops)
 
@@ -104,14 +103,22 @@ def _toml_value(v) -> str:
 
 def device_toml(device: Device, name: str, model: KernelModel, source: str) -> str:
     """A user device file that `--device` accepts, carrying the fitted coefficients."""
-    lines = [f"# Written by `nas calibrate`: {source}"]
-    for key in ("core", "kernels", "clock_hz", "sram_bytes", "flash_bytes"):
-        lines.append(f"{key} = {_toml_value(getattr(device, key))}")
-    lines = [lines[0], f"name = {_toml_value(name)}", f"title = {_toml_value(device.title + ' (calibrated)')}",
-             *lines[1:], f"source = {_toml_value(device.source + '; latency ' + source)}", "",
-             "[coefficients]", f"source = {_toml_value(source)}", f"invoke = {float(model.invoke)!r}",
-             f"odd_channel_penalty = {float(model.odd_channel_penalty)!r}", "", "[coefficients.ops]"]
+    lines = [
+        f"# Written by `nas calibrate`: {source}",
+        f"name = {_toml_value(name)}",
+        f"title = {_toml_value(device.title + ' (calibrated)')}",
+        *(f"{key} = {_toml_value(getattr(device, key))}"
+          for key in ("core", "kernels", "clock_hz", "sram_bytes", "flash_bytes")),
+        f"source = {_toml_value(device.source + '; latency ' + source)}",
+        "",
+        "[coefficients]",
+        f"source = {_toml_value(source)}",
+        f"invoke = {float(model.invoke)!r}",
+        f"odd_channel_penalty = {float(model.odd_channel_penalty)!r}",
+        "",
+        "[coefficients.ops]",
+    ]
     for kind, c in sorted(model.ops.items()):
-        fields = ", ".join(f"{f} = {float(getattr(c, f))!r}" for f in ("fixed", "per_mac", "per_output", "per_input"))
+        fields = ", ".join(f"{f} = {v!r}" for f, v in asdict(c.scaled(1.0)).items())
         lines.append(f"{kind} = {{ {fields} }}")
     return "\n".join(lines) + "\n"

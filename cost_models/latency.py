@@ -8,7 +8,7 @@ are in kernels.toml; an op with no coefficients is an error, never zero.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 from importlib import resources
 
 from cost_models.device import Device
@@ -21,6 +21,12 @@ class OpCoefficients:
     per_mac: float = 0.0
     per_output: float = 0.0
     per_input: float = 0.0
+
+    def scaled(self, factor: float) -> OpCoefficients:
+        return OpCoefficients(*(float(v) * factor for v in astuple(self)))
+
+    def nonzero(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if v}
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,7 @@ class KernelModel:
     def to_dict(self) -> dict:
         return {"source": self.source, "invoke": self.invoke,
                 "odd_channel_penalty": self.odd_channel_penalty,
-                "ops": {k: {f: getattr(v, f) for f in ("fixed", "per_mac", "per_output", "per_input")
-                            if getattr(v, f)} for k, v in self.ops.items()}}
+                "ops": {k: v.nonzero() for k, v in self.ops.items()}}
 
 
 def _read_table() -> dict:
@@ -62,8 +67,7 @@ def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> 
         core, lib = entry["scale_from"].split(".", 1)
         base = kernel_model_from_dict(entry["scale_from"], table[core][lib], table)
         s = float(entry["scale"])
-        ops = {k: OpCoefficients(v.fixed * s, v.per_mac * s, v.per_output * s, v.per_input * s)
-               for k, v in base.ops.items()}
+        ops = {k: v.scaled(s) for k, v in base.ops.items()}
         invoke = base.invoke * s
     else:
         ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}

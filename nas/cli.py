@@ -40,7 +40,8 @@ def _positive(kind):
 
 
 # ---------------------------------------------------------------- search / resume
-def _progress(total: int | None):
+def _progress(total: int | None, start_count: int):
+    """A per-trial line with a bar over this run's trials (the study may hold earlier ones)."""
     started = time.monotonic()
 
     def on_trial(study, trial) -> None:
@@ -65,14 +66,7 @@ def _progress(total: int | None):
         print(f"{bar}{time.monotonic() - started:6.0f}s  trial {trial.number}: {what}",
               file=sys.stderr, flush=True)
 
-    start_count = 0
-
-    def bind(study):
-        nonlocal start_count
-        start_count = len(study.trials)
-        return on_trial
-
-    return bind
+    return on_trial
 
 
 def _front_table(rows: list[dict]) -> str:
@@ -125,8 +119,7 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
 def _run_search(study, config, dataset, name, storage, n_trials, timeout) -> int:
     from nas.search import run
 
-    bind = _progress(n_trials)
-    on_trial = bind(study)
+    on_trial = _progress(n_trials, len(study.trials))
     try:
         wall = run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=on_trial)
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from nas.results import TEST_ACCURACY_KEY
 from nas.study import RunConfig, artifact_store, redact
 
 
@@ -105,7 +106,7 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "budget": config.budget,
         "feasible": attrs.get("feasible"),
         "accuracy": {"val_int8": attrs.get("val_accuracy_int8"),
-                     "test_int8": study.user_attrs.get("test_accuracy_int8", {}).get(str(trial.number)),
+                     "test_int8": study.user_attrs.get(TEST_ACCURACY_KEY, {}).get(str(trial.number)),
                      "val_float_before_quantization": attrs.get("val_accuracy_float")},
         "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": "int8",
                   "layout": "(1, 1, length, channels)", "preprocessing": config.data.get("preprocessing")},

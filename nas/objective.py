@@ -64,14 +64,14 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,
                            epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
             tflite = to_int8_tflite(model, as_model_input(dataset.x_train), seed=seed)
-        except RECOVERABLE as exc:
-            trial.set_user_attr("fail_reason", str(exc))
-            trial.set_user_attr("trained", False)
-            raise
         except Exception as exc:  # TensorFlow raises many types; one bad candidate must not end a search
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}"
+            known = isinstance(exc, RECOVERABLE)
+            text = str(exc).strip()
+            reason = text if known else f"{type(exc).__name__}: {text.splitlines()[-1][:300] if text else ''}"
             trial.set_user_attr("fail_reason", reason)
             trial.set_user_attr("trained", False)
+            if known:
+                raise
             raise TrainingError(reason) from exc
         trial.set_user_attr("trained", True)
         trial.set_user_attr("epochs_run", result.epochs_run)
@@ -82,10 +82,11 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         violations = exact.violations(budget)
         for key, value in violations.items():  # the shipped model's figures replace the estimate
             trial.set_constraint(key, value)
+        broken = over_budget(violations)
         trial.set_user_attr("cost", exact.to_dict())
         trial.set_user_attr("latency_ms_by_device", latency_by_device(graph))
-        trial.set_user_attr("feasible", not over_budget(violations))
-        trial.set_user_attr("broken", over_budget(violations))
+        trial.set_user_attr("feasible", not broken)
+        trial.set_user_attr("broken", broken)
 
         int8 = Int8Model(tflite)
         accuracy = int8.accuracy(dataset.x_val, dataset.y_val)
