@@ -6,6 +6,8 @@ Reproduces, for a single-subgraph model without offline plan:
   its inputs there; graph outputs live to the last scope.
 - which tensors are planned: no constant buffer, not a variable, non-zero size; each size rounded
   up to `MicroArenaBufferAlignment()` = 16 bytes (micro_arena_constants.h).
+- kernel scratch buffers (cost_models/scratch.py) follow the tensors in the list, each created and
+  last used at its operator's scope (`MarkAllocationLifetimes`), aligned the same way.
 - placement: `GreedyMemoryPlanner::CalculateOffsetsIfNeeded` (greedy_memory_planner.cc). Buffers
   are listed in reverse order of addition, then bubble-sorted (stable) by size, largest first;
   each goes into the lowest gap between the time-overlapping buffers already placed.
@@ -15,6 +17,7 @@ The planner's peak is the non-persistent ("head") part of the arena.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cost_models.graph import Graph
@@ -28,7 +31,7 @@ def align_up(n: int, alignment: int = ALIGNMENT) -> int:
 
 @dataclass(frozen=True)
 class Buffer:
-    tensor: int
+    tensor: int  # tensor index; -1 for a kernel's scratch buffer
     size: int  # bytes, aligned
     first: int  # allocation scope where it is created
     last: int  # allocation scope of its last use
@@ -45,7 +48,8 @@ class ArenaPlan:
         return sum(b.size for b in self.buffers if b.first <= scope <= b.last)
 
 
-def lifetimes(graph: Graph) -> list[Buffer]:
+def lifetimes(graph: Graph, scratch: Sequence[tuple[int, int]] = ()) -> list[Buffer]:
+    """Planned buffers in TFLM's order: tensors by index, then (op index, bytes) scratch requests."""
     n = len(graph.tensors)
     first, last = [-1] * n, [-1] * n
     scope = 0
@@ -72,6 +76,7 @@ def lifetimes(graph: Graph) -> list[Buffer]:
         if tensor.constant or i in graph.variables or tensor.nbytes == 0:
             continue
         buffers.append(Buffer(i, align_up(tensor.nbytes), first[i], last[i]))
+    buffers.extend(Buffer(-1, align_up(size), op + 1, op + 1) for op, size in scratch)
     return buffers
 
 
@@ -107,5 +112,6 @@ def greedy_plan(buffers: list[Buffer]) -> ArenaPlan:
     return ArenaPlan(tuple(buffers), tuple(offsets), peak)
 
 
-def plan_arena(graph: Graph) -> ArenaPlan:
-    return greedy_plan(lifetimes(graph))
+def plan_arena(graph: Graph, scratch: Sequence[tuple[int, int]] = ()) -> ArenaPlan:
+    """The planner's layout of the graph's tensors and the given kernel scratch requests."""
+    return greedy_plan(lifetimes(graph, scratch))

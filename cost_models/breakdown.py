@@ -7,11 +7,14 @@ from cost_models.device import Device
 from cost_models.estimate import Budget, estimate
 from cost_models.graph import Graph
 from cost_models.latency import kernel_model
+from cost_models.runtime import runtime_footprint
+from cost_models.scratch import scratch_requests
 
 
 def op_table(graph: Graph, device: Device) -> list[dict]:
     graph.check_supported()
-    plan = plan_arena(graph)
+    requests = scratch_requests(graph, device.kernels, device.core)
+    plan = plan_arena(graph, requests)
     kernels = kernel_model(device)
     rows = []
     for i, op in enumerate(graph.ops):
@@ -24,6 +27,7 @@ def op_table(graph: Graph, device: Device) -> list[dict]:
             "macs": graph.macs(op),
             "weight_bytes": weights,
             "arena_live_bytes": plan.live_bytes(i + 1),
+            "scratch_bytes": sum(size for at, size in requests if at == i),
             "cycles": round(cycles),
             "ms": cycles / device.clock_hz * 1e3,
         })
@@ -44,5 +48,7 @@ def verdicts(graph: Graph, devices: list[Device], budget: Budget, flash_bytes: i
             "over_budget": [k for k, v in violations.items() if v > 0],
             "fits": fits_board and all(v <= 0 for v in violations.values()),
             "latency_source": kernel_model(device).source,
+            "kernels": device.kernels,
+            "runtime_source": runtime_footprint(graph, device).source,
         })
     return out

@@ -21,12 +21,15 @@ class Device:
     kernels: str  # kernel library TFLM is built with: "cmsis-nn", "esp-nn", "reference"
     source: str  # datasheet or measurement these numbers come from
     coefficients: dict | None = None  # latency coefficients fitted for this very board (calibrate)
+    runtime_flash_bytes: int | None = None  # TFLM library code, if measured (cost_models/runtime.py)
+    runtime_ram_bytes: int | None = None  # TFLM objects outside the arena, if measured
 
     @property
     def kernel_key(self) -> str:
         return f"{self.core}.{self.kernels}"
 
 
+KERNEL_LIBRARIES = ("reference", "cmsis-nn", "esp-nn")
 _REQUIRED_POSITIVE = ("clock_hz", "sram_bytes", "flash_bytes")
 _REQUIRED_TEXT = ("name", "core", "kernels")
 
@@ -41,6 +44,9 @@ def device_from_dict(data: dict, origin: str) -> Device:
         value = data[key]
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"device file {origin}: {key} must be a positive number, got {value!r}")
+    if data["kernels"] not in KERNEL_LIBRARIES:
+        raise ValueError(f"device file {origin}: kernels must be one of {', '.join(KERNEL_LIBRARIES)}, "
+                         f"got {data['kernels']!r}")
     known = {f.name for f in fields(Device)}
     unknown = set(data) - known
     if unknown:
@@ -49,6 +55,10 @@ def device_from_dict(data: dict, origin: str) -> Device:
     values = {k: data[k] for k in known if k in data}
     values.setdefault("title", data["name"])
     values.setdefault("source", f"user description in {origin}")
+    for key in ("runtime_flash_bytes", "runtime_ram_bytes"):
+        value = values.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"device file {origin}: {key} must be a whole number of bytes >= 0, got {value!r}")
     for key in _REQUIRED_POSITIVE:
         values[key] = int(values[key])
     return Device(**values)

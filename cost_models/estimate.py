@@ -10,30 +10,41 @@ from cost_models.flash import estimate_flash_bytes
 from cost_models.graph import Graph
 from cost_models.latency import latency_ms
 from cost_models.persistent import persistent_bytes
+from cost_models.runtime import runtime_footprint
+from cost_models.scratch import scratch_requests
 
 
 @dataclass(frozen=True)
 class Budget:
-    """What the deployed model may add to the firmware (LARUN TinyML requirements by default)."""
+    """What the deployed model may add to the firmware (LARUN TinyML requirements by default).
+
+    The budgets apply to the model's own bytes (the .tflite and its arena); with `count_runtime`
+    they also pay for the TFLM library (cost_models/runtime.py).
+    """
 
     max_flash_bytes: int = 100 * 1024
     max_ram_bytes: int = 50 * 1024
     max_latency_ms: float = 10.0
+    count_runtime: bool = False
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not value > 0:
+        for name in ("max_flash_bytes", "max_ram_bytes", "max_latency_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"budget {name} must be positive, got {value}")
 
 
 @dataclass(frozen=True)
 class Cost:
     flash_bytes: int  # the .tflite
-    arena_bytes: int  # TFLM planner (non-persistent head)
+    arena_bytes: int  # TFLM planner (non-persistent head), with the device's kernel scratch buffers
     persistent_bytes: int  # TFLM tail, 32-bit estimate
     latency_ms: float
     macs: int
     params: int
+    scratch_bytes: int = 0  # how much of arena_bytes the kernels' scratch buffers account for
+    runtime_flash_bytes: int = 0  # the TFLM library, beside the model (not in flash_bytes)
+    runtime_ram_bytes: int = 0  # TFLM objects outside the arena (not in ram_bytes)
 
     @property
     def ram_bytes(self) -> int:
@@ -41,9 +52,10 @@ class Cost:
 
     def violations(self, budget: Budget) -> dict[str, float]:
         """> 0 means over budget, by that fraction of it (what `trial.set_constraint` wants)."""
+        runtime = budget.count_runtime
         return {
-            "flash": self.flash_bytes / budget.max_flash_bytes - 1,
-            "ram": self.ram_bytes / budget.max_ram_bytes - 1,
+            "flash": (self.flash_bytes + runtime * self.runtime_flash_bytes) / budget.max_flash_bytes - 1,
+            "ram": (self.ram_bytes + runtime * self.runtime_ram_bytes) / budget.max_ram_bytes - 1,
             "latency": self.latency_ms / budget.max_latency_ms - 1,
         }
 
@@ -54,11 +66,16 @@ class Cost:
 def estimate(graph: Graph, device: Device, flash_bytes: int | None = None) -> Cost:
     """Cost of a graph; pass `flash_bytes` when the exact .tflite size is known."""
     graph.check_supported()
+    arena = plan_arena(graph, scratch_requests(graph, device.kernels, device.core)).peak_bytes
+    runtime = runtime_footprint(graph, device)
     return Cost(
         flash_bytes=estimate_flash_bytes(graph) if flash_bytes is None else flash_bytes,
-        arena_bytes=plan_arena(graph).peak_bytes,
+        arena_bytes=arena,
         persistent_bytes=persistent_bytes(graph),
         latency_ms=latency_ms(graph, device),
         macs=graph.total_macs,
         params=graph.params,
+        scratch_bytes=arena - plan_arena(graph).peak_bytes,
+        runtime_flash_bytes=runtime.flash_bytes,
+        runtime_ram_bytes=runtime.ram_bytes,
     )

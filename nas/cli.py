@@ -137,7 +137,7 @@ def cmd_search(args) -> int:
 
     device = get_device(args.device)
     space = get_space(args.space)
-    budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
+    budget = _budget(args)
     name = validate_name(args.study or f"{space.name}-{device.name}")
     storage = args.storage or default_storage(name)
     _reports_dir(name)
@@ -154,7 +154,9 @@ def cmd_search(args) -> int:
     study, stored = create_or_load(name, storage, config)
     if stored is not config:
         for key in ("space", "device", "budget"):
-            if getattr(stored, key) != getattr(config, key):
+            same = (Budget(**stored.budget) == budget if key == "budget"
+                    else getattr(stored, key) == getattr(config, key))
+            if not same:
                 raise UsageError(f"study {name!r} exists with another {key} ("
                                  f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
                                  f"or `nas resume {name}` to continue it as it was")
@@ -283,13 +285,20 @@ def _load_model_bytes(path: Path) -> bytes:
     return to_int8_tflite(model, rep)
 
 
+def _budget(args):
+    from cost_models import Budget
+
+    return Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms,
+                  count_runtime=args.count_runtime)
+
+
 def cmd_cost(args) -> int:
-    from cost_models import DEVICES, Budget, get_device
+    from cost_models import DEVICES, get_device
     from cost_models.breakdown import op_table, verdicts
     from cost_models.tflite_reader import read_tflite
 
     devices = list(DEVICES.values()) if args.device == "all" else [get_device(args.device)]
-    budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
+    budget = _budget(args)
     tflite = _load_model_bytes(Path(args.model))
     graph = read_tflite(tflite)
     table = op_table(graph, devices[0])
@@ -302,18 +311,26 @@ def cmd_cost(args) -> int:
           f"flash {len(tflite)} B")
     print(f"\nPer operator on {devices[0].name}:")
     print(f"{'#':>3} {'op':18} {'output':>16} {'MACs':>9} {'weights B':>9} {'arena live B':>12} "
-          f"{'cycles':>9} {'ms':>7}")
+          f"{'scratch B':>9} {'cycles':>9} {'ms':>7}")
     for r in table:
         shape = "x".join(str(d) for d in r["output_shape"])
         print(f"{r['index']:>3} {r['op']:18} {shape:>16} {r['macs']:>9} {r['weight_bytes']:>9} "
-              f"{r['arena_live_bytes']:>12} {r['cycles']:>9} {r['ms']:>7.3f}")
+              f"{r['arena_live_bytes']:>12} {r['scratch_bytes']:>9} {r['cycles']:>9} {r['ms']:>7.3f}")
+    counted = ("model + TFLM runtime" if budget.count_runtime
+               else "the model's own figures; the TFLM runtime is beside them (--count-runtime to include it)")
     print(f"\nBudget: flash {budget.max_flash_bytes} B, RAM {budget.max_ram_bytes} B, "
-          f"latency {budget.max_latency_ms} ms (the model's own figures; the TFLM runtime is extra)")
-    print(f"{'device':9} {'flash B':>8} {'arena B':>8} {'persist B':>9} {'latency ms':>10}  verdict")
+          f"latency {budget.max_latency_ms} ms ({counted})")
+    print(f"{'device':9} {'kernels':9} {'flash B':>8} {'arena B':>8} {'scratch':>8} {'persist B':>9} "
+          f"{'runtime flash/RAM B':>19} {'latency ms':>10}  verdict")
     for v in matrix:
         verdict = "fits" if v["fits"] else "over " + ", ".join(v["over_budget"] or ["board memory"])
-        print(f"{v['device']:9} {v['flash_bytes']:>8} {v['arena_bytes']:>8} {v['persistent_bytes']:>9} "
-              f"{v['latency_ms']:>10.3f}  {verdict}")
+        runtime = f"{v['runtime_flash_bytes']}/{v['runtime_ram_bytes']}"
+        print(f"{v['device']:9} {v['kernels']:9} {v['flash_bytes']:>8} {v['arena_bytes']:>8} "
+              f"{v['scratch_bytes']:>8} {v['persistent_bytes']:>9} {runtime:>19} {v['latency_ms']:>10.3f}  {verdict}")
+    print("arena B: TFLM's planned arena with the kernels' scratch buffers (scratch: their share); "
+          "persist B: the arena's persistent tail, 32-bit estimate.")
+    for source in sorted({v["runtime_source"] for v in matrix}):
+        print(f"runtime: {source}")
     return 0
 
 
@@ -324,6 +341,7 @@ def cmd_calibrate(args) -> int:
     from cost_models.arena import plan_arena
     from cost_models.calibrate import calibrate, device_toml, read_measurements
     from cost_models.persistent import persistent_bytes
+    from cost_models.scratch import scratch_requests
     from cost_models.tflite_reader import read_tflite
 
     device = get_device(args.device)
@@ -339,7 +357,7 @@ def cmd_calibrate(args) -> int:
           + ", ".join(f"{k} x{v:.2f}" for k, v in result.multipliers.items()))
     for r, g in zip(rows, graphs, strict=True):
         if r.arena_bytes is not None:
-            ours = plan_arena(g).peak_bytes + persistent_bytes(g)
+            ours = plan_arena(g, scratch_requests(g, device.kernels, device.core)).peak_bytes + persistent_bytes(g)
             print(f"arena {r.model.name}: measured {r.arena_bytes} B, estimated {ours} B "
                   f"({ours / r.arena_bytes - 1:+.1%})")
     name = args.name or f"{device.name}-calibrated"
@@ -419,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
     s.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
     s.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
+    s.add_argument("--count-runtime", action="store_true",
+                   help="budgets also pay for the TFLM library (default: the model's own bytes only)")
     s.add_argument("--trial-time-limit", type=_positive(float), default=600.0,
                    help="seconds one training may take before the trial is failed")
     s.set_defaults(func=cmd_search)
@@ -452,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
     k.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
     k.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
+    k.add_argument("--count-runtime", action="store_true",
+                   help="budgets also pay for the TFLM library (default: the model's own bytes only)")
     k.set_defaults(func=cmd_cost)
 
     cal = sub.add_parser("calibrate", help="fit a device's latency coefficients to measured latencies")

@@ -29,7 +29,9 @@ def small_model(tmp_path_factory):
 
 
 def test_cost_of_a_keras_model_on_all_devices(small_model, capsys):
+    from cost_models import DEVICES
     from cost_models.arena import plan_arena
+    from cost_models.scratch import scratch_requests
     from cost_models.tflite_reader import read_tflite
     from nas.quantize import measured_arena, to_int8_tflite
 
@@ -47,7 +49,19 @@ def test_cost_of_a_keras_model_on_all_devices(small_model, capsys):
     model = keras.models.load_model(small_model, compile=False)
     tflite = to_int8_tflite(model, np.random.default_rng(0).normal(size=(8, 1, 64, 1)).astype(np.float32))
     measured = measured_arena(tflite)["head"]
-    assert devices["nano33"]["arena_bytes"] == measured == plan_arena(read_tflite(tflite)).peak_bytes
+    graph = read_tflite(tflite)
+    assert plan_arena(graph, scratch_requests(graph, "reference")).peak_bytes == measured
+    # on the boards, the same planner with their kernel library's scratch buffers
+    for name in ("nano33", "esp32", "pico"):
+        d = DEVICES[name]
+        planned = plan_arena(graph, scratch_requests(graph, d.kernels, d.core)).peak_bytes
+        assert devices[name]["arena_bytes"] == planned
+        assert devices[name]["scratch_bytes"] == planned - plan_arena(graph).peak_bytes
+    # CMSIS-NN asks a 32 B im2col buffer for the 1x5 conv, but it fits beside the conv's tensors,
+    # below the peak at the max-pool: it adds nothing to the arena
+    assert scratch_requests(graph, "cmsis-nn", "cortex-m4f") == [(0, 32)]
+    assert devices["nano33"]["scratch_bytes"] == 0
+    assert devices["nano33"]["runtime_flash_bytes"] > 0 and devices["nano33"]["runtime_ram_bytes"] > 0
 
 
 def test_tight_budget_gives_over_budget_verdicts(small_model, capsys):
@@ -55,6 +69,15 @@ def test_tight_budget_gives_over_budget_verdicts(small_model, capsys):
     assert main(["cost", str(small_model), "--device", "pico", "--max-latency-ms", "0.01"]) == 0
     out = capsys.readouterr().out
     assert "over latency" in out and "Per operator on pico" in out
+
+
+def test_count_runtime_makes_the_library_pay(small_model, capsys):
+    capsys.readouterr()
+    assert main(["cost", str(small_model), "--device", "nano33", "--max-flash-kb", "10"]) == 0
+    assert "fits" in capsys.readouterr().out
+    assert main(["cost", str(small_model), "--device", "nano33", "--max-flash-kb", "10", "--count-runtime"]) == 0
+    out = capsys.readouterr().out
+    assert "over flash" in out and "model + TFLM runtime" in out
 
 
 def test_lambda_layers_are_refused(tmp_path, capsys):
