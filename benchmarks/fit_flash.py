@@ -1,6 +1,6 @@
 """Fit flash-estimate coefficients (cost_models/flash_fit.toml) on really converted models.
 
-Samples architectures from every search space, gives them non-zero random weights (as training
+Samples N architectures from each search space, gives them non-zero random weights (as training
 would: the converter drops all-zero biases and merges identical buffers), converts each with the
 search's int8 recipe and regresses the .tflite size on the graph features of cost_models.flash.
 Prints the fit error on the fitting set and on a held-out set.
@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cost_models.flash import FEATURES, features  # noqa: E402
 from cost_models.keras_graph import graph_from_keras  # noqa: E402
+from search_spaces import SPACES  # noqa: E402
 from tests.helpers import converted_samples  # noqa: E402
 
 
@@ -27,11 +28,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    per_space = {name: list(converted_samples(args.n, seed=123, space=name)) for name in SPACES}
     rows, sizes = [], []
-    for model, tflite in converted_samples(args.n, seed=123):
-        f = features(graph_from_keras(model))
-        rows.append([f[k] for k in FEATURES])
-        sizes.append(len(tflite))
+    for i in range(args.n):  # interleaved, so the fit and held-out thirds hold every space
+        for samples in per_space.values():
+            model, tflite = samples[i]
+            f = features(graph_from_keras(model))
+            rows.append([f[k] for k in FEATURES])
+            sizes.append(len(tflite))
     a, y = np.array(rows), np.array(sizes, float)
     half = len(y) * 2 // 3
     coef, *_ = np.linalg.lstsq(a[:half] / y[:half, None], np.ones(half), rcond=None)
@@ -48,7 +52,8 @@ def main() -> None:
 
         lines = [
             "# Written by `python benchmarks/fit_flash.py --write`: relative least squares of the",
-            f"# converted .tflite size on graph features, {len(y)} models, TensorFlow {tf.__version__}.",
+            f"# converted .tflite size on graph features, {len(y)} models of spaces {', '.join(SPACES)},",
+            f"# TensorFlow {tf.__version__}.",
             f"# Max |relative error| on those models: {np.abs(err).max():.2%}.",
             "[coefficients]",
             *[f"{k} = {v:.6f}" for k, v in zip(FEATURES, coef, strict=True)],

@@ -15,7 +15,8 @@ from importlib import resources
 from cost_models.arena import align_up
 from cost_models.graph import MAC_OPS, Graph
 
-FEATURES = ("fixed", "constant_bytes", "tensors", "ops", "quant_channels", "op_kinds")
+FEATURES = ("fixed", "constant_bytes", "tensors", "quant_channels", "op_kinds", "fc_ops", "conv_ops", "dw_ops",
+            "other_ops")
 
 
 def features(graph: Graph) -> dict[str, float]:
@@ -32,9 +33,14 @@ def features(graph: Graph) -> dict[str, float]:
         "fixed": 1.0,
         "constant_bytes": float(sum(align_up(t.nbytes) for t in constant)),
         "tensors": float(n_tensors),
-        "ops": float(len(graph.ops)),
         "quant_channels": float(channels),
         "op_kinds": float(len({op.kind for op in graph.ops})),
+        # per kind of op: options tables differ, and the converter names a conv's fused output
+        # tensors by concatenating its layer's op names (~100 B each), a dense layer's more briefly
+        "fc_ops": float(sum(op.kind == "FULLY_CONNECTED" for op in graph.ops)),
+        "conv_ops": float(sum(op.kind == "CONV_2D" for op in graph.ops)),
+        "dw_ops": float(sum(op.kind == "DEPTHWISE_CONV_2D" for op in graph.ops)),
+        "other_ops": float(sum(op.kind not in MAC_OPS for op in graph.ops)),
     }
 
 

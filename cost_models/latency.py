@@ -36,21 +36,31 @@ class KernelModel:
     invoke: float
     odd_channel_penalty: float
     ops: dict[str, OpCoefficients]
+    float32_per_mac: float | None = None  # reference float kernels (kernels.toml: assumed, not fitted)
+    float32_factor: float | None = None
 
     def op_cycles(self, graph: Graph, op: Op) -> float:
         if op.kind not in self.ops:
             raise UnsupportedOpError(f"operator {op.kind} has no latency coefficients for {self.key}")
         c = self.ops[op.kind]
+        is_float = bool(op.outputs) and graph.tensors[op.outputs[0]].itemsize == 4
+        out = sum(graph.tensors[t].elements for t in op.outputs)
+        inp = graph.tensors[op.inputs[0]].elements if op.inputs and op.inputs[0] >= 0 else 0
+        if is_float:
+            if self.float32_per_mac is None or self.float32_factor is None:
+                raise UnsupportedOpError(f"float32 {op.kind} has no latency coefficients for {self.key}")
+            return (c.fixed + graph.macs(op) * self.float32_per_mac
+                    + (out * c.per_output + inp * c.per_input) * self.float32_factor)
         mac_term = graph.macs(op) * c.per_mac
         if op.kind in MAC_OPS and graph.input_channels(op) % 4:
             mac_term *= self.odd_channel_penalty
-        out = sum(graph.tensors[t].elements for t in op.outputs)
-        inp = graph.tensors[op.inputs[0]].elements if op.inputs and op.inputs[0] >= 0 else 0
         return c.fixed + mac_term + out * c.per_output + inp * c.per_input
 
     def to_dict(self) -> dict:
+        extra = {k: v for k, v in (("float32_per_mac", self.float32_per_mac),
+                                    ("float32_factor", self.float32_factor)) if v is not None}
         return {"source": self.source, "invoke": self.invoke,
-                "odd_channel_penalty": self.odd_channel_penalty,
+                "odd_channel_penalty": self.odd_channel_penalty, **extra,
                 "ops": {k: v.nonzero() for k, v in self.ops.items()}}
 
 
@@ -72,8 +82,10 @@ def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> 
     else:
         ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}
         invoke = float(entry.get("invoke", 0))
+    floats = [entry.get(k) for k in ("float32_per_mac", "float32_factor")]
     return KernelModel(key, entry.get("source", ""), invoke,
-                       float(entry.get("odd_channel_penalty", 1.0)), ops)
+                       float(entry.get("odd_channel_penalty", 1.0)), ops,
+                       *(float(v) if v is not None else None for v in floats))
 
 
 def kernel_model(device: Device) -> KernelModel:

@@ -43,11 +43,18 @@ def _positive(kind):
 def _progress(total: int | None, start_count: int):
     """A per-trial line with a bar over this run's trials (the study may hold earlier ones)."""
     started = time.monotonic()
+    searched = [0]  # trials of this run's optimize loop (seeded teacher trials do not count)
 
     def on_trial(study, trial) -> None:
-        done = len(study.trials)
         a = trial.user_attrs
-        if a.get("trained") and a.get("val_accuracy_int8") is not None:
+        if a.get("kind") not in ("teacher", "exact-reduction"):
+            searched[0] += 1
+        if a.get("verdict") is not None:
+            v, c = a["verdict"], a["cost"]
+            what = (f"{a.get('kind', 'student')} {a['shipped_format']}: within tolerance {v['fidelity']:.3f}  "
+                    f"median |err| {v['median_abs_error']:.2e}  {c['flash_bytes'] / 1024:.1f} KB  "
+                    f"{c['latency_ms']:.2f} ms" + ("" if a.get("feasible") else f"  (over {', '.join(a['broken'])})"))
+        elif a.get("trained") and a.get("val_accuracy_int8") is not None:
             c = a["cost"]
             what = (f"int8 val acc {a['val_accuracy_int8']:.3f}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                     f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
@@ -61,8 +68,8 @@ def _progress(total: int | None, start_count: int):
             what = f"failed: {a.get('fail_reason', trial.state.name.lower())}"
         bar = ""
         if total:
-            filled = round(20 * min(done - start_count, total) / total)
-            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done - start_count}/{total} "
+            filled = round(20 * min(searched[0], total) / total)
+            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {searched[0]}/{total} "
         print(f"{bar}{time.monotonic() - started:6.0f}s  trial {trial.number}: {what}",
               file=sys.stderr, flush=True)
 
@@ -73,12 +80,22 @@ def _front_table(rows: list[dict]) -> str:
     front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
     if not front:
         return "No trained model within the budget yet."
+    if front[0]["median_abs_error"] is not None:  # students: fidelity to the teacher, per format
+        head = (f"{'trial':>5}  {'format':>7}  {'within tol':>10}  {'median err':>10}  {'max err':>9}  "
+                f"{'verdict':>7}  {'flash KB':>8}  {'RAM KB':>7}  {'ms':>6}  architecture")
+        lines = [head, "-" * len(head)]
+        for r in front:
+            lines.append(f"{r['number']:>5}  {r['format']:>7}  {r['score']:>10.3f}  {r['median_abs_error']:>10.2e}  "
+                         f"{r['max_abs_error']:>9.2e}  {'pass' if r['passes'] else 'fail':>7}  "
+                         f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
+                         f"{r['latency_ms']:>6.2f}  {r['architecture']}")
+        return "\n".join(lines)
     head = (f"{'trial':>5}  {'int8 val':>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
             f"{'ms':>6}  {'MACs':>9}  architecture")
     lines = [head, "-" * len(head)]
     for r in front:
         test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
-        lines.append(f"{r['number']:>5}  {r['val_accuracy_int8']:>8.3f}  {test:>9}  "
+        lines.append(f"{r['number']:>5}  {r['score']:>8.3f}  {test:>9}  "
                      f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                      f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}")
     return "\n".join(lines)
@@ -108,7 +125,9 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
           f"{c['pruned_before_training']} rejected before training, {c['failed']} failed; "
           f"this run {wall:.0f} s.")
-    print(f"Pareto front on {config.device['name']} (int8 accuracy of the deployed model):")
+    what = ("fidelity to the teacher of each shipped file, measured in TFLM on your rows" if config.space == "mlp"
+            else "int8 accuracy of the deployed model")
+    print(f"Pareto front on {config.device['name']} ({what}):")
     print(_front_table(rows))
     print(f"\nReport: {path}")
     print(f"Export: nas export {name} --pareto   (writes {REPORTS_DIR / name / 'models'}/trial-N/)")
@@ -141,6 +160,10 @@ def cmd_search(args) -> int:
     name = validate_name(args.study or f"{space.name}-{device.name}")
     storage = args.storage or default_storage(name)
     _reports_dir(name)
+    if space.name == "mlp":
+        return _search_student(args, device, space, budget, name, storage)
+    if args.teacher:
+        raise UsageError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
     if args.data:
         dataset = data_mod.load_npz(args.data, seed=args.seed)
         spec = {**dataset.describe(), "path": str(Path(args.data).resolve()), "split_seed": args.seed}
@@ -167,6 +190,55 @@ def cmd_search(args) -> int:
     return _run_search(study, config, dataset, name, storage, args.trials, args.timeout)
 
 
+def _search_student(args, device, space, budget, name: str, storage: str) -> int:
+    from dataclasses import replace
+
+    from optuna.artifacts import upload_artifact
+
+    from nas.distill import Tolerance, detect_columns, load_rows
+    from nas.student import DIRECTIONS
+    from nas.study import CONFIG_KEY, RunConfig, artifact_store, create_or_load
+    from nas.teacher import load_teacher
+
+    if not args.teacher or not args.data:
+        raise UsageError("the mlp space distils a teacher: pass --teacher MODEL.(keras|h5) and "
+                         "--data ROWS.(npz|csv) with the teacher's input rows")
+    tolerance = Tolerance(args.rtol, args.atol)
+    _setup_tensorflow()
+    teacher = load_teacher(args.teacher)
+    x = load_rows(args.data)
+    if x.shape[1] != teacher.n_inputs:
+        raise UsageError(f"the teacher takes {teacher.n_inputs} inputs per row (input shape "
+                         f"{teacher.input_shape}); {args.data} has {x.shape[1]} columns")
+    discrete = tuple(int(c) for c in args.discrete_columns.split(",")) if args.discrete_columns else ()
+    if any(not 0 <= c < x.shape[1] for c in discrete):
+        raise UsageError(f"--discrete-columns must be column numbers 0-{x.shape[1] - 1}")
+    columns = detect_columns(x, discrete)
+    spec = {"name": Path(args.data).name, "kind": "teacher-rows", "path": str(Path(args.data).resolve()),
+            "rows": len(x), "features": x.shape[1], "samples": args.distill_samples,
+            "columns": {"binary": list(columns.binary), "integer": list(columns.integer),
+                        "continuous": list(columns.continuous)}}
+    artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
+    config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
+                       budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
+                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts)
+    study, stored = create_or_load(name, storage, config, directions=DIRECTIONS)
+    if stored is config:
+        teacher_id = upload_artifact(artifact_store=artifact_store(config), file_path=args.teacher,
+                                     study_or_trial=study)
+        config = replace(config, extra={"teacher_artifact": teacher_id, "teacher_file": Path(args.teacher).name,
+                                        "teacher_params": teacher.chain.params, "task": teacher.task,
+                                        "rtol": tolerance.rtol, "atol": tolerance.atol})
+        study.set_user_attr(CONFIG_KEY, config.to_dict())
+    else:
+        print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
+        config = stored
+    print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
+          f"(validation), {args.distill_samples} drawn around them for distillation; "
+          f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
+    return _run_search(study, config, None, name, storage, args.trials, args.timeout)
+
+
 def _short(value) -> str:
     return value.get("name", str(value)) if isinstance(value, dict) and "name" in value else str(value)
 
@@ -191,7 +263,7 @@ def cmd_resume(args) -> int:
     storage = args.storage or default_storage(args.name)
     study, config = load(args.name, storage)
     _reports_dir(args.name)
-    dataset = data_mod.load(config.data)
+    dataset = None if config.space == "mlp" else data_mod.load(config.data)
     print(f"Resuming study {args.name!r}: {len(study.trials)} trials so far, space {config.space}, "
           f"device {config.device['name']}.", file=sys.stderr)
     _setup_tensorflow()
@@ -217,7 +289,8 @@ def cmd_report(args) -> int:
     return 0
 
 
-SHOW_FIELDS = ("number", "state", "params", "val_accuracy_int8", "test_accuracy_int8", "flash_bytes",
+SHOW_FIELDS = ("number", "format", "kind", "score", "median_abs_error", "state", "params", "val_accuracy_int8",
+               "test_accuracy_int8", "flash_bytes",
                "arena_bytes", "ram_bytes", "latency_ms", "macs", "feasible", "trained", "on_front",
                "architecture", "broken", "cost_source", "fail_reason")
 
@@ -249,13 +322,51 @@ def cmd_export(args) -> int:
             raise UsageError(f"study {args.name!r} has no trial {args.trial} "
                              f"(trials 0-{len(study.trials) - 1})")
     else:
-        numbers = [r["number"] for r in study_rows(study) if r["on_front"]]
+        numbers = sorted({r["number"] for r in study_rows(study) if r["on_front"]})
         if not numbers:
             raise UsageError(f"study {args.name!r} has no trained model within its budget to export")
     out_root = Path(args.out) if args.out else REPORTS_DIR / args.name / "models"
     for n in numbers:
         print(export_trial(study, config, study.trials[n], out_root, storage))
     return 0
+
+
+def cmd_verify(args) -> int:
+    """Run the trial's shipped .tflite in TFLM on the study's rows against the teacher; exit 1 on fail."""
+    from nas.distill import Tolerance, fidelity
+    from nas.export import load_tflite
+    from nas.quantize import Int8Model
+    from nas.student import task_from_config
+    from nas.study import artifact_store
+
+    study, config, _ = _open(args)
+    if config.space != "mlp":
+        raise UsageError(f"study {args.name!r} searched the {config.space} space; verify checks mlp students "
+                         "against their teacher")
+    if not 0 <= args.trial < len(study.trials):
+        raise UsageError(f"study {args.name!r} has no trial {args.trial} (trials 0-{len(study.trials) - 1})")
+    trial = study.trials[args.trial]
+    _setup_tensorflow()
+    tflite = load_tflite(study, config, trial)
+    task = task_from_config(config, artifact_store(config))
+    tol = Tolerance(args.rtol if args.rtol is not None else task.tolerance.rtol,
+                    args.atol if args.atol is not None else task.tolerance.atol)
+    v = fidelity(Int8Model(tflite).predict(task.x_val.astype("float32")), task.y_val, tol, task.task,
+                 task.output_names)
+    fmt = trial.user_attrs.get("shipped_format", "?")
+    print(f"trial {trial.number} ({trial.user_attrs.get('architecture', '')}), {fmt} .tflite run in TFLM "
+          f"on the {v['rows']} rows of {config.data['name']}, against the teacher:")
+    print(f"{'output':14} {'max abs':>10} {'median abs':>10} {'max rel':>10} {'median rel':>10}  verdict")
+    for name, o in v["per_output"].items():
+        print(f"{name[:14]:14} {o['max_abs']:>10.3e} {o['median_abs']:>10.3e} {o['max_rel']:>10.3e} "
+              f"{o['median_rel']:>10.3e}  {'pass' if o['passes'] else 'fail'}")
+    print("worst rows: " + ", ".join(f"#{w['row']} ({w['worst_output']}, {w['error_over_tolerance']:.2f}x tol)"
+                                     for w in v["worst_rows"]))
+    verdict = "PASS" if v["passes"] else "FAIL"
+    print(f"{verdict} at rtol={tol.rtol}, atol={tol.atol}: {v['within_tolerance']:.1%} of rows within; "
+          f"it would pass at {v['scale_to_pass']:.3g} x those tolerances "
+          f"(rtol={tol.rtol * v['scale_to_pass']:.3g}, atol={tol.atol * v['scale_to_pass']:.3g})")
+    return 0 if v["passes"] else 1
 
 
 # ---------------------------------------------------------------- cost
@@ -380,7 +491,8 @@ def cmd_studies(args) -> int:
     if not files:
         print(f"No studies under {STUDIES_DIR}/ yet. Start one with: nas search --space spectral --device nano33")
         return 0
-    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'failed':>6}  best int8 val acc")
+    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'failed':>6}  best score "
+          "(int8 val accuracy, or students' fraction within tolerance)")
     for path in files:
         name = path.stem
         try:
@@ -390,7 +502,7 @@ def cmd_studies(args) -> int:
             continue
         rows = study_rows(study)
         c = counts(rows)
-        best = max((r["val_accuracy_int8"] for r in rows if r["on_front"]), default=None)
+        best = max((r["score"] for r in rows if r["on_front"]), default=None)
         best_text = f"{best:.3f}" if best is not None else "-"
         print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['pruned_before_training']:>8} "
               f"{c['failed']:>6}  {best_text}")
@@ -439,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
     s.add_argument("--count-runtime", action="store_true",
                    help="budgets also pay for the TFLM library (default: the model's own bytes only)")
+    s.add_argument("--teacher", help="mlp space: the Keras teacher (.keras or .h5) its students reproduce")
+    s.add_argument("--rtol", type=float, default=1e-2, help="mlp space: relative tolerance per output")
+    s.add_argument("--atol", type=float, default=1e-3, help="mlp space: absolute tolerance per output")
+    s.add_argument("--distill-samples", type=_positive(int), default=50_000,
+                   help="mlp space: rows drawn around the given ones for the students to learn from")
+    s.add_argument("--discrete-columns", help="mlp space: comma-separated columns to copy, never perturb")
     s.add_argument("--trial-time-limit", type=_positive(float), default=600.0,
                    help="seconds one training may take before the trial is failed")
     s.set_defaults(func=cmd_search)
@@ -452,13 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     for cmd, func, helptext in (("report", cmd_report, "write reports/NAME/pareto.html"),
                                 ("show", cmd_show, "print the front (or every trial with --json)"),
-                                ("export", cmd_export, "write models of a study under reports/NAME/models")):
+                                ("export", cmd_export, "write models of a study under reports/NAME/models"),
+                                ("verify", cmd_verify, "re-check a student against its teacher (mlp space)")):
         c = sub.add_parser(cmd, help=helptext)
         c.add_argument("name")
         c.add_argument("--storage")
         c.set_defaults(func=func)
         if cmd == "show":
             c.add_argument("--json", action="store_true")
+        if cmd == "verify":
+            c.add_argument("--trial", type=int, required=True)
+            c.add_argument("--rtol", type=float, help="default: the study's")
+            c.add_argument("--atol", type=float, help="default: the study's")
         if cmd == "export":
             g = c.add_mutually_exclusive_group()
             g.add_argument("--trial", type=int)

@@ -21,6 +21,7 @@ def _download(study, config: RunConfig, trial, kind: str, dest: Path) -> Path:
     if kind not in ids:
         raise ExportError(f"trial {trial.number} of study {study.study_name!r} was never trained "
                           f"(state {trial.state.name.lower()}); export a trained trial, e.g. --pareto")
+    dest.unlink(missing_ok=True)  # a new export replaces the files of an earlier one
     try:
         download_artifact(artifact_store=artifact_store(config), artifact_id=ids[kind],
                           file_path=str(dest))
@@ -74,9 +75,10 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
     except OSError as exc:
         raise ExportError(f"cannot write to {out} ({exc.strerror}); pass --out with a writable "
                           "folder") from None
+    fmt = trial.user_attrs.get("shipped_format", "int8")
     _download(study, config, trial, "keras", out / "model.keras")
-    _download(study, config, trial, "tflite", out / "model_int8.tflite")
-    tflite = (out / "model_int8.tflite").read_bytes()
+    _download(study, config, trial, "tflite", out / f"model_{fmt}.tflite")
+    tflite = (out / f"model_{fmt}.tflite").read_bytes()
     arena = measured_arena(tflite)
     graph = read_tflite(tflite)
     mcu_tail = persistent_bytes(graph, pointer_bytes=4)
@@ -116,11 +118,17 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "device": config.device["name"],
         "budget": config.budget,
         "feasible": attrs.get("feasible"),
+        "format": fmt,
+        "teacher_verdict": attrs.get("verdict"),  # mlp students: fidelity to the teacher, measured in TFLM
+        "other_formats": {f: {"fidelity": d["fidelity"]["fidelity"], "flash_bytes": d["cost"]["flash_bytes"]}
+                          for f, d in (attrs.get("formats") or {}).items() if f != fmt},
         "accuracy": {"val_int8": attrs.get("val_accuracy_int8"),
                      "test_int8": study.user_attrs.get(TEST_ACCURACY_KEY, {}).get(str(trial.number)),
                      "val_float_before_quantization": attrs.get("val_accuracy_float")},
-        "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": "int8",
-                  "layout": "(1, 1, length, channels)", "preprocessing": config.data.get("preprocessing")},
+        "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": fmt,
+                  "layout": ("(1, features): the teacher's raw inputs, standardization folded in"
+                             if config.space == "mlp" else "(1, 1, length, channels)"),
+                  "preprocessing": config.data.get("preprocessing")},
         "labels": dict(enumerate(config.data.get("classes", []))),
         "data": config.data,
         "seed": config.seed,

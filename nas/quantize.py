@@ -45,8 +45,24 @@ def to_int8_tflite(model, representative: np.ndarray, seed: int = 0) -> bytes:
     return flatbuffer
 
 
+def to_float_tflite(model) -> bytes:
+    """Convert a Keras model to a float32 .tflite (no quantization): what ships when int8 is too coarse."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with captured_fds(1, 2):
+        try:
+            return bytes(converter.convert())
+        except Exception as exc:  # the converter raises many types; all mean "cannot ship"
+            raise ConversionError(f"TFLite converter rejected the model: {exc}") from exc
+
+
 class Int8Model:
-    """An int8 .tflite run in the tflite-micro interpreter: the runtime the MCU uses."""
+    """A .tflite run in the tflite-micro interpreter: the runtime the MCU uses.
+
+    Full-int8 models get their inputs quantized and outputs dequantized with the model's own
+    scales; a float32 model takes and gives floats as they are.
+    """
 
     def __init__(self, tflite: bytes, arena_size: int = 1 << 20) -> None:
         from tflite_micro.python.tflite_micro import runtime
@@ -58,8 +74,13 @@ class Int8Model:
         self.input_shape = tuple(int(d) for d in inp["shape"])
         self.in_scale, self.in_zero = _quant(inp)
         self.out_scale, self.out_zero = _quant(out)
+        self.is_float = np.dtype(inp.get("dtype", np.int8)) == np.float32
+        if self.is_float:
+            self.in_scale, self.in_zero, self.out_scale, self.out_zero = 1.0, 0, 1.0, 0
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        if self.is_float:
+            return np.asarray(x, dtype=np.float32)
         q = np.round(x / self.in_scale + self.in_zero)
         return np.clip(q, -128, 127).astype(np.int8)
 

@@ -9,17 +9,17 @@ from nas.results import counts, pareto_front
 
 def pareto_data(rows: list[dict], config: dict) -> dict:
     """Everything the Pareto figure shows, as plain data."""
-    trained = [r for r in rows if r["trained"] and r["val_accuracy_int8"] is not None]
+    trained = [r for r in rows if r["score"] is not None and r["state"] == "complete"]
     front = pareto_front(rows)
     rejected = [r for r in rows if r["state"] == "pruned" and not r["trained"]]
     return {
         "budget": config["budget"],
         "device": config["device"]["name"],
-        "front": [{"trial": r["number"], "flash_bytes": r["flash_bytes"],
-                   "val_accuracy_int8": r["val_accuracy_int8"], "architecture": r["architecture"]}
-                  for r in front],
-        "trained": [{"trial": r["number"], "flash_bytes": r["flash_bytes"], "feasible": r["feasible"],
-                     "val_accuracy_int8": r["val_accuracy_int8"]} for r in trained],
+        "score": score_label(config),
+        "front": [{"trial": r["number"], "format": r["format"], "flash_bytes": r["flash_bytes"],
+                   "score": r["score"], "architecture": r["architecture"]} for r in front],
+        "trained": [{"trial": r["number"], "format": r["format"], "flash_bytes": r["flash_bytes"],
+                     "feasible": r["feasible"], "score": r["score"]} for r in trained],
         "rejected": [{"trial": r["number"], "flash_bytes": r["flash_bytes"],
                       "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
                       "broken": r["broken"]} for r in rejected],
@@ -27,10 +27,18 @@ def pareto_data(rows: list[dict], config: dict) -> dict:
     }
 
 
+def score_label(config: dict) -> str:
+    if config["space"] == "mlp":
+        extra = config.get("extra", {})
+        return f"fraction of rows within rtol={extra.get('rtol')}, atol={extra.get('atol')}"
+    return "int8 val accuracy"
+
+
 def _hover(r: dict) -> str:
-    acc = r["val_accuracy_int8"]
-    return (f"trial {r['number']}<br>{r['architecture']}<br>"
-            + (f"int8 val acc {acc:.3f}<br>" if acc is not None else "not trained<br>")
+    acc = r["score"]
+    err = f", median |err| {r['median_abs_error']:.2e}" if r["median_abs_error"] is not None else ""
+    return (f"trial {r['number']} ({r['format']})<br>{r['architecture']}<br>"
+            + (f"score {acc:.3f}{err}<br>" if acc is not None else "not trained<br>")
             + f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B<br>"
             f"latency {r['latency_ms']:.2f} ms, {r['macs']} MACs, {r['params_count']} params"
             + (f"<br>over budget: {', '.join(r['broken'])}" if r["broken"] else ""))
@@ -44,21 +52,22 @@ def pareto_figure(rows: list[dict], config: dict):
     from plotly.subplots import make_subplots
 
     data = pareto_data(rows, config)
-    by_number = {r["number"]: r for r in rows}
+    by_number = {r["number"]: r for r in rows if r["shipped"]}
+    by_point = {(r["number"], r["format"]): r for r in rows}
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
                         vertical_spacing=0.06,
-                        subplot_titles=("Trained candidates: int8 validation accuracy vs flash",
+                        subplot_titles=(f"Candidates: {data['score']} vs flash",
                                         "Rejected before training (cost estimate), by budget broken"))
-    trained = [by_number[p["trial"]] for p in data["trained"]]
+    trained = [by_point[p["trial"], p["format"]] for p in data["trained"]]
     fig.add_trace(go.Scatter(
-        x=[r["flash_bytes"] for r in trained], y=[r["val_accuracy_int8"] for r in trained],
+        x=[r["flash_bytes"] for r in trained], y=[r["score"] for r in trained],
         mode="markers", name="trained", marker={"color": "#b0b0b0", "size": 8},
         hovertext=[_hover(r) for r in trained], hoverinfo="text"), row=1, col=1)
-    front = [by_number[p["trial"]] for p in data["front"]]
+    front = [by_point[p["trial"], p["format"]] for p in data["front"]]
     fig.add_trace(go.Scatter(
-        x=[r["flash_bytes"] for r in front], y=[r["val_accuracy_int8"] for r in front],
+        x=[r["flash_bytes"] for r in front], y=[r["score"] for r in front],
         mode="lines+markers+text", name="Pareto front", line={"shape": "hv", "color": "#1f77b4"},
-        marker={"size": 11, "color": "#1f77b4"}, text=[f"#{r['number']}" for r in front],
+        marker={"size": 11, "color": "#1f77b4"}, text=[f"#{r['number']} {r['format']}" for r in front],
         textposition="top left", hovertext=[_hover(r) for r in front], hoverinfo="text"), row=1, col=1)
     for budget in ("flash", "ram", "latency"):
         group = [by_number[p["trial"]] for p in data["rejected"] if budget in p["broken"]]
@@ -77,8 +86,8 @@ def pareto_figure(rows: list[dict], config: dict):
         title=(f"Study on {data['device']}: {c['trials']} trials, {c['trained']} trained, "
                f"{c['pruned_before_training']} rejected before training, {c['failed']} failed"),
         height=720, template="plotly_white", legend={"orientation": "h", "y": -0.08})
-    fig.update_xaxes(title_text="flash (bytes of the int8 .tflite)", row=2, col=1)
-    fig.update_yaxes(title_text="int8 val accuracy", row=1, col=1)
+    fig.update_xaxes(title_text="flash (bytes of the shipped .tflite)", row=2, col=1)
+    fig.update_yaxes(title_text=data["score"], row=1, col=1)
     return fig
 
 

@@ -11,10 +11,35 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
+def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
+    """One row per shipped format: spectral trials ship int8; mlp candidates are scored as int8 and
+    float32 and give a point for each."""
+    base = trial_row(trial, test_scores)
+    formats = trial.user_attrs.get("formats")
+    if not formats:
+        return [base]
+    rows = []
+    for fmt, d in formats.items():
+        v, cost = d["fidelity"], d["cost"]
+        rows.append({**base, "format": fmt, "shipped": fmt == trial.user_attrs.get("shipped_format"),
+                     "score": v["fidelity"], "median_abs_error": v["median_abs_error"],
+                     "max_abs_error": v["max_abs_error"], "passes": v["passes"],
+                     "scale_to_pass": v["scale_to_pass"], "flash_bytes": cost["flash_bytes"],
+                     "arena_bytes": cost["arena_bytes"], "ram_bytes": cost["ram_bytes"],
+                     "latency_ms": cost["latency_ms"], "feasible": d["feasible"], "broken": d["broken"],
+                     "cost_source": f"converted {fmt} model"})
+    return rows
+
+
 def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
     attrs = trial.user_attrs
     cost = attrs.get("cost") or attrs.get("estimate") or {}
     return {
+        "kind": attrs.get("kind", "candidate"),
+        "format": "int8",
+        "shipped": True,
+        "score": attrs.get("val_accuracy_int8"),
+        "median_abs_error": None,
         "number": trial.number,
         "state": _state(trial),
         "params": trial.params,
@@ -36,23 +61,29 @@ def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
     }
 
 
+def _quality(r: dict) -> tuple[float, float]:
+    """Higher is better: the score (int8 accuracy or fidelity), then the lower error."""
+    return r["score"], -(r["median_abs_error"] or 0.0)
+
+
 def pareto_front(rows: list[dict]) -> list[dict]:
-    """Non-dominated trained, feasible rows: maximise int8 val accuracy, minimise flash bytes."""
-    pool = [r for r in rows if r["state"] == "complete" and r["trained"] and r["feasible"]
-            and r["val_accuracy_int8"] is not None]
+    """Non-dominated complete, feasible points: maximise the score (int8 val accuracy, or fidelity
+    then lower median error for students), minimise shipped bytes."""
+    pool = [r for r in rows if r["state"] == "complete" and r["feasible"] and r["score"] is not None
+            and (r["trained"] or r["kind"] != "candidate")]
     front = []
     for r in pool:
         dominated = any(
-            o["val_accuracy_int8"] >= r["val_accuracy_int8"] and o["flash_bytes"] <= r["flash_bytes"]
-            and (o["val_accuracy_int8"] > r["val_accuracy_int8"] or o["flash_bytes"] < r["flash_bytes"])
+            _quality(o) >= _quality(r) and o["flash_bytes"] <= r["flash_bytes"]
+            and (_quality(o) > _quality(r) or o["flash_bytes"] < r["flash_bytes"])
             for o in pool
         )
         if not dominated:
             front.append(r)
     # equal points: keep the earliest trial only
     seen, unique = set(), []
-    for r in sorted(front, key=lambda r: (r["flash_bytes"], -r["val_accuracy_int8"], r["number"])):
-        key = (r["val_accuracy_int8"], r["flash_bytes"])
+    for r in sorted(front, key=lambda r: (r["flash_bytes"], -r["score"], r["number"])):
+        key = (_quality(r), r["flash_bytes"])
         if key not in seen:
             seen.add(key)
             unique.append(r)
@@ -61,14 +92,15 @@ def pareto_front(rows: list[dict]) -> list[dict]:
 
 def study_rows(study) -> list[dict]:
     scores = study.user_attrs.get(TEST_ACCURACY_KEY, {})
-    rows = [trial_row(t, scores) for t in study.get_trials(deepcopy=False)]
-    front = {r["number"] for r in pareto_front(rows)}
+    rows = [row for t in study.get_trials(deepcopy=False) for row in trial_rows(t, scores)]
+    front = {(r["number"], r["format"]) for r in pareto_front(rows)}
     for r in rows:
-        r["on_front"] = r["number"] in front
+        r["on_front"] = (r["number"], r["format"]) in front
     return rows
 
 
 def counts(rows: list[dict]) -> dict[str, int]:
+    rows = [r for r in rows if r["shipped"]]  # one row per trial
     return {
         "trials": len(rows),
         "trained": sum(r["trained"] for r in rows),

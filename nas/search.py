@@ -33,10 +33,25 @@ def run(study, config: RunConfig, dataset: Dataset, *, n_trials: int | None, tim
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device: Device = device_from_dict(config.device, "study configuration")
     budget = Budget(**config.budget)
-    objective = make_objective(space_name=config.space, dataset=dataset, device=device,
-                               budget=budget, epochs=config.epochs,
-                               seed=config.seed, time_limit_s=config.trial_time_limit_s,
-                               artifact_store=artifact_store(config))
+    store = artifact_store(config)
+    if config.space == "mlp":
+        from nas import student
+
+        task = student.task_from_config(config, store)
+        if not any(t.user_attrs.get("kind") == "exact-reduction" and t.state.name == "COMPLETE"
+                   for t in study.get_trials(deepcopy=False)):
+            from nas.teacher import reduce_exactly
+
+            student.seed_teacher_trials(study, task, reduce_exactly(task.teacher.chain, task.x_val), device,
+                                        budget, config.seed, store, on_trial=on_trial)
+        objective = student.make_objective(task=task, device=device, budget=budget, epochs=config.epochs,
+                                           seed=config.seed, time_limit_s=config.trial_time_limit_s,
+                                           artifact_store=store)
+    else:
+        objective = make_objective(space_name=config.space, dataset=dataset, device=device,
+                                   budget=budget, epochs=config.epochs,
+                                   seed=config.seed, time_limit_s=config.trial_time_limit_s,
+                                   artifact_store=store)
     # a resumed study gets a sampler seeded by its trial count, so it does not replay old samples
     study.sampler = make_sampler(config.seed + len(study.trials))
     callbacks = [on_trial] if on_trial else []
@@ -52,6 +67,8 @@ def score_front_on_test(study, config: RunConfig, dataset: Dataset) -> list[dict
     from nas.quantize import Int8Model
 
     rows = study_rows(study)
+    if config.space == "mlp":  # students are judged on the user's rows; there is no test split
+        return rows
     scored = dict(study.user_attrs.get(TEST_ACCURACY_KEY, {}))
     for row in rows:
         if row["on_front"] and row["test_accuracy_int8"] is None:

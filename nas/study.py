@@ -84,7 +84,7 @@ def _storage(url: str):
         raise StudyError(f"cannot open study storage {redact(url)}: {detail}") from None
 
 
-def create_or_load(name: str, storage_url: str, config: RunConfig):
+def create_or_load(name: str, storage_url: str, config: RunConfig, directions=("maximize", "minimize")):
     """Open study `name`; create it with `config` if new. An existing study keeps its own config."""
     import optuna
 
@@ -94,7 +94,7 @@ def create_or_load(name: str, storage_url: str, config: RunConfig):
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         study = optuna.create_study(study_name=name, storage=storage,
-                                    directions=["maximize", "minimize"])
+                                    directions=list(directions))
         study.set_user_attr(CONFIG_KEY, config.to_dict())
         return study, config
     stored = read_config(study)

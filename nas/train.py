@@ -41,12 +41,12 @@ def configure_threads(threads: int) -> None:
 
 
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
-          time_limit_s: float | None = None) -> TrainResult:
+          time_limit_s: float | None = None, loss: str = "sparse_categorical_crossentropy",
+          batch_size: int | None = None, reshape=as_model_input) -> TrainResult:
     import keras
 
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
     start = time.monotonic()
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
@@ -54,8 +54,8 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     ]
     if time_limit_s:
         callbacks.append(_Deadline(start + time_limit_s))
-    history = model.fit(as_model_input(x_train), y_train, validation_data=(as_model_input(x_val), y_val),
-                        epochs=epochs, batch_size=BATCH_SIZE, callbacks=callbacks, verbose=0)
+    history = model.fit(reshape(x_train), y_train, validation_data=(reshape(x_val), y_val),
+                        epochs=epochs, batch_size=batch_size or BATCH_SIZE, callbacks=callbacks, verbose=0)
     losses = history.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrainingError("training loss became NaN or infinite")

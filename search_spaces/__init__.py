@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from search_spaces import spectral
+from search_spaces import mlp, spectral
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,15 @@ class Space:
     build: Callable
     describe: Callable[[dict], str]
     summary: str
+    example_shapes: tuple = ()  # input shapes tests and benchmarks sample architectures on
 
 
 SPACES: dict[str, Space] = {
     "spectral": Space("spectral", spectral.VERSION, spectral.build, spectral.describe,
-                      "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals"),
+                      "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals",
+                      ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2))),
+    "mlp": Space("mlp", mlp.VERSION, mlp.build, mlp.describe,
+                 "MLP students distilled from a Keras teacher (needs --teacher)", ((14,), (6,), (40,), (3,))),
 }
 
 

@@ -11,7 +11,8 @@ warnings.filterwarnings("ignore", module="optuna")
 
 @pytest.fixture(scope="session")
 def converted():
-    """30 sampled spectral architectures with trained-like weights, converted once per session."""
+    """30 sampled architectures of every search space, trained-like weights, converted once per session."""
+    from search_spaces import SPACES
     from tests.helpers import converted_samples
 
-    return list(converted_samples(30, seed=2024))
+    return [pair for space in SPACES for pair in converted_samples(30, seed=2024, space=space)]

@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def sample_models(n: int, seed: int = 0, space: str = "spectral") -> Iterator:
-    """(keras model, input_shape) for n random architectures of a space, varied input shapes."""
+    """(keras model, input_shape) for n random architectures of a space, on its example input shapes."""
     import optuna
 
     from search_spaces import get_space
@@ -20,14 +20,14 @@ def sample_models(n: int, seed: int = 0, space: str = "spectral") -> Iterator:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rng = np.random.default_rng(seed)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    shapes = [(1024, 1), (150, 1), (427, 1), (256, 3), (96, 2)]
+    shapes = get_space(space).example_shapes
     for _ in range(n):
         trial = study.ask()
-        length, channels = shapes[int(rng.integers(len(shapes)))]
+        shape = shapes[int(rng.integers(len(shapes)))]
         n_out = int(rng.integers(2, 7))
-        model = get_space(space).build(trial, input_shape=(length, channels), n_outputs=n_out)
+        model = get_space(space).build(trial, input_shape=shape, n_outputs=n_out)
         study.tell(trial, 0.0)
-        yield model, (length, channels)
+        yield model, shape
 
 
 def randomize_weights(model, seed: int = 0) -> None:
@@ -44,7 +44,7 @@ def converted_samples(n: int, seed: int = 0, space: str = "spectral") -> Iterato
     from nas.quantize import to_int8_tflite
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for i, (model, (length, channels)) in enumerate(sample_models(n, seed, space)):
+    for i, (model, _) in enumerate(sample_models(n, seed, space)):
         randomize_weights(model, seed + i)
-        rep = np.random.default_rng(i).normal(size=(16, 1, length, channels)).astype(np.float32)
+        rep = np.random.default_rng(i).normal(size=(16, *model.inputs[0].shape[1:])).astype(np.float32)
         yield model, to_int8_tflite(model, rep)

@@ -19,7 +19,7 @@ def _host_plan(graph):
 
 
 def test_planner_matches_tflm_on_sampled_architectures(converted):
-    assert len(converted) >= 30
+    assert len(converted) >= 60  # 30 per search space
     for model, tflite in converted:
         measured = measured_arena(tflite)["head"]
         assert _host_plan(read_tflite(tflite)) == measured

@@ -20,7 +20,7 @@ def test_symbolic_and_keras_builds_agree_for_every_space():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=11))
         for i in range(30):
             trial = study.ask()
-            shape = [(1024, 1), (150, 1), (96, 3)][i % 3]
+            shape = space.example_shapes[i % len(space.example_shapes)]
             sym = space.build(trial, input_shape=shape, n_outputs=4, keras=symbolic.keras)
             real = space.build(optuna.trial.FixedTrial(trial.params), input_shape=shape, n_outputs=4)
             assert _strip(graph_from_keras(sym)) == _strip(graph_from_keras(real)), trial.params

@@ -1,0 +1,204 @@
+"""The mlp space's objective: estimate -> (over budget: stop) -> distil -> fold -> ship as int8 and
+float32 -> score both formats in the TFLM interpreter on the validation rows.
+
+Objectives: fidelity (maximize), median absolute error (minimize: it still ranks students when none
+is within a tight tolerance), shipped bytes (minimize). A trial's values are those of the format it
+would ship: the feasible format with the best fidelity, then the lower error; both formats' figures
+are recorded and both appear as points in results and reports.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cost_models import Budget, Device, estimate, symbolic
+from cost_models.keras_graph import graph_from_keras
+from cost_models.tflite_reader import read_tflite
+from nas.distill import Tolerance, fidelity, fold_standardization, scales
+from nas.quantize import Int8Model, to_float_tflite, to_int8_tflite
+from nas.teacher import DenseChain, Teacher, dense_chain
+from nas.train import TrainingError, train
+
+DIRECTIONS = ["maximize", "minimize", "minimize"]
+FORMATS = ("int8", "float32")
+TEMPERATURE = 2.0  # classifier teachers: students match p ** (1 / T), renormalized
+BATCH_SIZE = 256
+
+
+@dataclass
+class DistillTask:
+    teacher: Teacher
+    x_val: np.ndarray  # the user's rows: every decision and verdict
+    y_val: np.ndarray  # teacher outputs on them
+    x_train: np.ndarray  # drawn around them (nas.distill.synthesize)
+    y_train: np.ndarray
+    tolerance: Tolerance
+    output_names: list[str]
+
+    @property
+    def task(self) -> str:
+        return self.teacher.task
+
+
+def _soften(p: np.ndarray) -> np.ndarray:
+    q = np.power(np.clip(p, 1e-12, 1), 1 / TEMPERATURE)
+    return q / q.sum(1, keepdims=True)
+
+
+def train_student(model, task: DistillTask, *, epochs: int, seed: int, time_limit_s: float) -> DenseChain:
+    """Train on standardized data; return the chain with the standardization folded in."""
+    x_mean, x_std = scales(task.x_train)
+    xs, xv = (task.x_train - x_mean) / x_std, (task.x_val - x_mean) / x_std
+    if task.task == "classification":
+        train(model, xs, _soften(task.y_train), xv, _soften(task.y_val), epochs=epochs, seed=seed,
+              time_limit_s=time_limit_s, loss="kl_divergence", batch_size=BATCH_SIZE, reshape=lambda a: a)
+        return fold_standardization(dense_chain(model), x_mean, x_std)
+    y_mean, y_std = scales(task.y_train)
+    train(model, xs, (task.y_train - y_mean) / y_std, xv, (task.y_val - y_mean) / y_std, epochs=epochs,
+          seed=seed, time_limit_s=time_limit_s, loss="mse", batch_size=BATCH_SIZE, reshape=lambda a: a)
+    return fold_standardization(dense_chain(model), x_mean, x_std, y_mean, y_std)
+
+
+def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, seed: int) -> dict:
+    """Both formats of a chain: bytes, exact costs, TFLM-measured fidelity on the validation rows."""
+    model = chain.to_keras()
+    files = {"int8": to_int8_tflite(model, task.x_train.astype(np.float32), seed=seed),
+             "float32": to_float_tflite(model)}
+    out = {}
+    for fmt, tflite in files.items():
+        cost = estimate(read_tflite(tflite), device, flash_bytes=len(tflite))
+        broken = [k for k, v in cost.violations(budget).items() if v > 0]
+        pred = Int8Model(tflite).predict(task.x_val.astype(np.float32))
+        out[fmt] = {"tflite": tflite, "cost": cost.to_dict(), "violations": cost.violations(budget),
+                    "feasible": not broken, "broken": broken,
+                    "fidelity": fidelity(pred, task.y_val, task.tolerance, task.task, task.output_names)}
+    return {"model": model, "formats": out}
+
+
+def shipped_format(formats: dict) -> str:
+    feasible = [f for f in FORMATS if formats[f]["feasible"]] or ["int8"]
+    return max(feasible, key=lambda f: (formats[f]["fidelity"]["fidelity"],
+                                        -formats[f]["fidelity"]["median_abs_error"], f == "int8"))
+
+
+def record(trial, shipped: dict, artifact_store) -> tuple[float, float, float]:
+    """Set the trial's attributes and constraints, upload its files; return its objective values."""
+    formats = shipped["formats"]
+    fmt = shipped_format(formats)
+    chosen = formats[fmt]
+    for key, value in chosen["violations"].items():
+        trial.set_constraint(key, value)
+    trial.set_user_attr("formats", {f: {k: v for k, v in d.items() if k != "tflite"} for f, d in formats.items()})
+    trial.set_user_attr("shipped_format", fmt)
+    trial.set_user_attr("cost", chosen["cost"])
+    trial.set_user_attr("feasible", chosen["feasible"])
+    trial.set_user_attr("broken", chosen["broken"])
+    trial.set_user_attr("verdict", chosen["fidelity"])
+    if artifact_store is not None:
+        from optuna.artifacts import upload_artifact
+
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {"keras": Path(tmp) / "model.keras"}
+            shipped["model"].save(paths["keras"])
+            for f, d in formats.items():
+                paths[f"tflite_{f}"] = Path(tmp) / f"model_{f}.tflite"
+                paths[f"tflite_{f}"].write_bytes(d["tflite"])
+            ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(p), study_or_trial=trial)
+                   for kind, p in paths.items()}
+        ids["tflite"] = ids[f"tflite_{fmt}"]
+        trial.set_user_attr("artifacts", ids)
+    v = chosen["fidelity"]
+    return v["fidelity"], v["median_abs_error"], float(chosen["cost"]["flash_bytes"])
+
+
+def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs: int, seed: int,
+                   time_limit_s: float, artifact_store=None):
+    import optuna
+
+    from search_spaces import mlp
+
+    n_in, n_out = task.teacher.n_inputs, task.teacher.n_outputs
+    out_act = "softmax" if task.task == "classification" else "linear"
+
+    def objective(trial: optuna.Trial) -> tuple[float, float, float]:
+        import keras
+
+        shape_only = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, keras=symbolic.keras,
+                               output_activation=out_act)
+        trial.set_user_attr("architecture", mlp.describe(trial.params))
+        trial.set_user_attr("kind", "student")
+        cost = estimate(graph_from_keras(shape_only), device)  # int8: the smallest format
+        violations = cost.violations(budget)
+        for key, value in violations.items():
+            trial.set_constraint(key, value)
+        trial.set_user_attr("estimate", cost.to_dict())
+        broken = [k for k, v in violations.items() if v > 0]
+        if broken:
+            trial.set_user_attr("feasible", False)
+            trial.set_user_attr("trained", False)
+            trial.set_user_attr("broken", broken)
+            raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+        keras.backend.clear_session()
+        model = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, output_activation=out_act)
+        try:
+            chain = train_student(model, task, epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
+            shipped = ship(chain, task, device, budget, seed)
+        except Exception as exc:  # one bad candidate must not end a search
+            reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+            trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("trained", False)
+            raise TrainingError(reason) from exc
+        trial.set_user_attr("trained", True)
+        return record(trial, shipped, artifact_store)
+
+    return objective
+
+
+def seed_teacher_trials(study, task: DistillTask, reduction, device: Device, budget: Budget, seed: int,
+                        artifact_store=None, on_trial=None) -> None:
+    """The teacher and its exact reduction, as the study's first candidates (nothing is trained)."""
+    candidates = [("teacher", task.teacher.chain, "as given"),
+                  ("exact-reduction", reduction.chain, f"same outputs on the {len(task.x_val)} given rows")]
+    for kind, chain, words in candidates:
+        trial = study.ask()
+        trial.set_user_attr("kind", kind)
+        trial.set_user_attr("architecture", f"{kind} {'-'.join(map(str, chain.widths[1:-1]))} "
+                                            f"{chain.layers[0].activation}... ({words})")
+        trial.set_user_attr("trained", False)
+        if kind == "exact-reduction":
+            trial.set_user_attr("reduction", {"removed_per_layer": reduction.removed,
+                                              "dead_over_box_per_layer": reduction.dead_over_box,
+                                              "domain": reduction.domain, "params": chain.params,
+                                              "teacher_params": task.teacher.chain.params})
+        values = record(trial, ship(chain, task, device, budget, seed), artifact_store)
+        frozen = study.tell(trial, values)
+        if on_trial is not None:
+            on_trial(study, frozen)
+
+
+def task_from_config(config, store) -> DistillTask:
+    """Rebuild the distillation task from what the study stores (the teacher is a study artifact)."""
+    from optuna.artifacts import download_artifact
+
+    from nas.distill import Columns, load_rows, synthesize
+    from nas.teacher import load_teacher
+
+    extra, spec = config.extra, config.data
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / extra["teacher_file"]
+        download_artifact(artifact_store=store, artifact_id=extra["teacher_artifact"], file_path=str(path))
+        teacher = load_teacher(path)
+    x_val = load_rows(spec["path"])
+    columns = Columns(*(tuple(spec["columns"][k]) for k in ("binary", "integer", "continuous")))
+    x_train = synthesize(x_val, spec["samples"], columns, seed=config.seed)
+    names = [f"y{k}" for k in range(teacher.n_outputs)]
+    if spec["path"].endswith(".npz"):  # names of the outputs, when the rows' file carries them
+        with np.load(spec["path"], allow_pickle=False) as data:
+            if "output_names" in data.files and len(data["output_names"]) == teacher.n_outputs:
+                names = [str(n) for n in data["output_names"]]
+    return DistillTask(teacher, x_val, teacher.predict(x_val), x_train, teacher.predict(x_train),
+                       Tolerance(extra["rtol"], extra["atol"]), names)
