@@ -38,14 +38,21 @@ def main() -> None:
     device = DEVICES["nano33"]
     print(f"data: built-in light curves, train {data.x_train.shape}, device nano33, "
           f"{os.cpu_count()} cores")
+    rng = np.random.default_rng(0)
+    # what one trial trains on: light curves for spectral; for mlp, a FLiESANN-sized distillation set
+    # (30,000 rows of 14 inputs, 7 outputs, MSE, batch 256, as nas.student trains)
+    setups = {"spectral": (data.input_shape, len(data.classes), as_model_input(data.x_train), data.y_train,
+                           "sparse_categorical_crossentropy", 32),
+              "mlp": ((14,), 7, rng.normal(size=(30_000, 14)).astype(np.float32),
+                      rng.normal(size=(30_000, 7)).astype(np.float32), "mse", 256)}
     for space in SPACES.values():
+        shape, n_out, x, y, loss, batch = setups[space.name]
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         est, trials = [], []
         for _ in range(args.n):
             start = time.perf_counter()
             trial = study.ask()
-            model = space.build(trial, input_shape=data.input_shape, n_outputs=len(data.classes),
-                                keras=symbolic.keras)
+            model = space.build(trial, input_shape=shape, n_outputs=n_out, keras=symbolic.keras)
             estimate(graph_from_keras(model), device)
             est.append(time.perf_counter() - start)
             trials.append(trial.params)
@@ -55,13 +62,11 @@ def main() -> None:
         epochs = []
         for params in trials[: args.epochs_of]:
             keras.backend.clear_session()
-            model = space.build(optuna.trial.FixedTrial(params), input_shape=data.input_shape,
-                                n_outputs=len(data.classes))
-            model.compile("adam", "sparse_categorical_crossentropy")
-            x = as_model_input(data.x_train)
-            model.fit(x[:32], data.y_train[:32], epochs=1, verbose=0)  # graph tracing, not timed
+            model = space.build(optuna.trial.FixedTrial(params), input_shape=shape, n_outputs=n_out)
+            model.compile("adam", loss)
+            model.fit(x[:batch], y[:batch], epochs=1, verbose=0)  # graph tracing, not timed
             start = time.perf_counter()
-            model.fit(x, data.y_train, batch_size=32, epochs=1, verbose=0)
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
             epochs.append(time.perf_counter() - start)
         e, t = float(np.median(est)), float(np.median(epochs))
         print(f"space {space.name}: estimate median {e * 1e3:.2f} ms (p90 {np.percentile(est, 90) * 1e3:.2f} ms, "
