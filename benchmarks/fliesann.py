@@ -124,7 +124,9 @@ def main() -> None:
         best = min(ours, key=lambda r: r["median_abs_error"])
         print(f"  {name:9} {nbytes:>7} B, median err {v['median_abs_error']:.2e}  vs ours #{best['number']} "
               f"{best['format']} {best['flash_bytes']} B, median err {best['median_abs_error']:.2e}: "
-              f"{v['median_abs_error'] / best['median_abs_error']:.1f}x lower")
+              + (f"{v['median_abs_error'] / best['median_abs_error']:.1f}x lower"
+                 if best["median_abs_error"] < v["median_abs_error"]
+                 else f"{best['median_abs_error'] / v['median_abs_error']:.1f}x HIGHER"))
 
 
 if __name__ == "__main__":
