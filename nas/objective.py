@@ -25,6 +25,22 @@ def over_budget(violations: dict[str, float]) -> list[str]:
     return [k for k, v in violations.items() if v > 0]
 
 
+def reject_if_over_budget(trial, cost, budget: Budget) -> None:
+    """Record the pre-training estimate as the trial's constraints; over budget: never train it."""
+    import optuna
+
+    violations = cost.violations(budget)
+    for key, value in violations.items():
+        trial.set_constraint(key, value)
+    trial.set_user_attr("estimate", cost.to_dict())
+    broken = over_budget(violations)
+    if broken:
+        trial.set_user_attr("feasible", False)
+        trial.set_user_attr("trained", False)
+        trial.set_user_attr("broken", broken)
+        raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+
+
 def latency_by_device(graph) -> dict[str, float]:
     from cost_models.latency import latency_ms
 
@@ -45,17 +61,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
                                  keras=symbolic.keras)
         trial.set_user_attr("architecture", space.describe(trial.params))
-        cost = estimate(graph_from_keras(shape_only), device)
-        violations = cost.violations(budget)
-        for key, value in violations.items():
-            trial.set_constraint(key, value)
-        trial.set_user_attr("estimate", cost.to_dict())
-        broken = over_budget(violations)
-        if broken:
-            trial.set_user_attr("feasible", False)
-            trial.set_user_attr("trained", False)
-            trial.set_user_attr("broken", broken)
-            raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+        reject_if_over_budget(trial, estimate(graph_from_keras(shape_only), device), budget)
 
         keras.backend.clear_session()
         model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))

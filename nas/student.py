@@ -19,6 +19,7 @@ from cost_models import Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas.distill import Tolerance, fidelity, fold_standardization, scales
+from nas.objective import reject_if_over_budget
 from nas.quantize import Int8Model, to_float_tflite, to_int8_tflite
 from nas.teacher import DenseChain, Teacher, dense_chain
 from nas.train import TrainingError, train
@@ -131,17 +132,8 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
                                output_activation=out_act)
         trial.set_user_attr("architecture", mlp.describe(trial.params))
         trial.set_user_attr("kind", "student")
-        cost = estimate(graph_from_keras(shape_only), device)  # int8: the smallest format
-        violations = cost.violations(budget)
-        for key, value in violations.items():
-            trial.set_constraint(key, value)
-        trial.set_user_attr("estimate", cost.to_dict())
-        broken = [k for k, v in violations.items() if v > 0]
-        if broken:
-            trial.set_user_attr("feasible", False)
-            trial.set_user_attr("trained", False)
-            trial.set_user_attr("broken", broken)
-            raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+        # int8 is the smallest format: if even it is over budget, nothing could ship
+        reject_if_over_budget(trial, estimate(graph_from_keras(shape_only), device), budget)
         keras.backend.clear_session()
         model = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, output_activation=out_act)
         try:
