@@ -66,7 +66,9 @@ class Cost:
 def estimate(graph: Graph, device: Device, flash_bytes: int | None = None) -> Cost:
     """Cost of a graph; pass `flash_bytes` when the exact .tflite size is known."""
     graph.check_supported()
-    arena = plan_arena(graph, scratch_requests(graph, device.kernels, device.core)).peak_bytes
+    requests = scratch_requests(graph, device.kernels, device.core)
+    arena = plan_arena(graph, requests).peak_bytes
+    tensors_only = plan_arena(graph).peak_bytes if requests else arena  # replan only if scratch exists
     runtime = runtime_footprint(graph, device)
     return Cost(
         flash_bytes=estimate_flash_bytes(graph) if flash_bytes is None else flash_bytes,
@@ -75,7 +77,7 @@ def estimate(graph: Graph, device: Device, flash_bytes: int | None = None) -> Co
         latency_ms=latency_ms(graph, device),
         macs=graph.total_macs,
         params=graph.params,
-        scratch_bytes=arena - plan_arena(graph).peak_bytes,
+        scratch_bytes=arena - tensors_only,
         runtime_flash_bytes=runtime.flash_bytes,
         runtime_ram_bytes=runtime.ram_bytes,
     )

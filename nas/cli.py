@@ -149,9 +149,8 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout) -> int
 
 
 def cmd_search(args) -> int:
-    from cost_models import Budget, get_device
+    from cost_models import get_device
     from nas import data as data_mod
-    from nas.study import RunConfig, create_or_load
     from search_spaces import get_space
 
     device = get_device(args.device)
@@ -170,24 +169,35 @@ def cmd_search(args) -> int:
     else:
         dataset = data_mod.builtin_lightcurves(seed=args.seed)
         spec = dataset.describe()
+    study, config, is_new = _create_or_continue(args, name, storage, space, device, budget, spec)
+    if not is_new:
+        dataset = data_mod.load(config.data)
+    _setup_tensorflow()
+    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout)
+
+
+def _create_or_continue(args, name, storage, space, device, budget, spec, directions=("maximize", "minimize")):
+    """The study `name` with this run's configuration if new; an existing one with its own, provided
+    it searched the same space, device and budget. Returns (study, config, is_new)."""
+    from cost_models import Budget
+    from nas.study import RunConfig, create_or_load
+
     artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
     config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
                        budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
                        trial_time_limit_s=args.trial_time_limit, artifacts=artifacts)
-    study, stored = create_or_load(name, storage, config)
-    if stored is not config:
-        for key in ("space", "device", "budget"):
-            same = (Budget(**stored.budget) == budget if key == "budget"
-                    else getattr(stored, key) == getattr(config, key))
-            if not same:
-                raise UsageError(f"study {name!r} exists with another {key} ("
-                                 f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
-                                 f"or `nas resume {name}` to continue it as it was")
-        print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
-        dataset = data_mod.load(stored.data)
-        config = stored
-    _setup_tensorflow()
-    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout)
+    study, stored = create_or_load(name, storage, config, directions=directions)
+    if stored is config:
+        return study, config, True
+    for key in ("space", "device", "budget"):
+        same = (Budget(**stored.budget) == budget if key == "budget"
+                else getattr(stored, key) == getattr(config, key))
+        if not same:
+            raise UsageError(f"study {name!r} exists with another {key} ("
+                             f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
+                             f"or `nas resume {name}` to continue it as it was")
+    print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
+    return study, stored, False
 
 
 def _search_student(args, device, space, budget, name: str, storage: str) -> int:
@@ -197,7 +207,7 @@ def _search_student(args, device, space, budget, name: str, storage: str) -> int
 
     from nas.distill import Tolerance, detect_columns, load_rows
     from nas.student import DIRECTIONS
-    from nas.study import CONFIG_KEY, RunConfig, artifact_store, create_or_load
+    from nas.study import CONFIG_KEY, artifact_store
     from nas.teacher import load_teacher
 
     if not args.teacher or not args.data:
@@ -218,21 +228,14 @@ def _search_student(args, device, space, budget, name: str, storage: str) -> int
             "rows": len(x), "features": x.shape[1], "samples": args.distill_samples,
             "columns": {"binary": list(columns.binary), "integer": list(columns.integer),
                         "continuous": list(columns.continuous)}}
-    artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
-    config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
-                       budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
-                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts)
-    study, stored = create_or_load(name, storage, config, directions=DIRECTIONS)
-    if stored is config:
+    study, config, is_new = _create_or_continue(args, name, storage, space, device, budget, spec, DIRECTIONS)
+    if is_new:
         teacher_id = upload_artifact(artifact_store=artifact_store(config), file_path=args.teacher,
                                      study_or_trial=study)
         config = replace(config, extra={"teacher_artifact": teacher_id, "teacher_file": Path(args.teacher).name,
                                         "teacher_params": teacher.chain.params, "task": teacher.task,
                                         "rtol": tolerance.rtol, "atol": tolerance.atol})
         study.set_user_attr(CONFIG_KEY, config.to_dict())
-    else:
-        print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
-        config = stored
     print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
           f"(validation), {args.distill_samples} drawn around them for distillation; "
           f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
@@ -448,11 +451,8 @@ def cmd_cost(args) -> int:
 def cmd_calibrate(args) -> int:
     import numpy as np
 
-    from cost_models import get_device
-    from cost_models.arena import plan_arena
+    from cost_models import estimate, get_device
     from cost_models.calibrate import calibrate, device_toml, read_measurements
-    from cost_models.persistent import persistent_bytes
-    from cost_models.scratch import scratch_requests
     from cost_models.tflite_reader import read_tflite
 
     device = get_device(args.device)
@@ -468,7 +468,7 @@ def cmd_calibrate(args) -> int:
           + ", ".join(f"{k} x{v:.2f}" for k, v in result.multipliers.items()))
     for r, g in zip(rows, graphs, strict=True):
         if r.arena_bytes is not None:
-            ours = plan_arena(g, scratch_requests(g, device.kernels, device.core)).peak_bytes + persistent_bytes(g)
+            ours = estimate(g, device).ram_bytes  # planned arena with the board's scratch + persistent tail
             print(f"arena {r.model.name}: measured {r.arena_bytes} B, estimated {ours} B "
                   f"({ours / r.arena_bytes - 1:+.1%})")
     name = args.name or f"{device.name}-calibrated"

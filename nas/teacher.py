@@ -19,6 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
 ACTIVATIONS = {
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
@@ -26,8 +32,7 @@ ACTIVATIONS = {
     "tanh": np.tanh,
     "swish": lambda z: z / (1 + np.exp(-z)),
     "silu": lambda z: z / (1 + np.exp(-z)),
-    "softmax": lambda z: np.exp(z - z.max(-1, keepdims=True)) / np.exp(z - z.max(-1, keepdims=True)).sum(
-        -1, keepdims=True),
+    "softmax": _softmax,
 }
 _MONOTONE = {"linear", "relu", "sigmoid", "tanh"}  # interval bounds map through endpoint-wise
 _PASS_THROUGH = {"InputLayer", "Dropout", "Flatten", "Reshape", "GaussianNoise"}
