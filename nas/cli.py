@@ -164,8 +164,9 @@ def cmd_search(args) -> int:
     if args.teacher:
         raise UsageError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
     if args.data:
-        dataset = data_mod.load_npz(args.data, seed=args.seed)
-        spec = {**dataset.describe(), "path": str(Path(args.data).resolve()), "split_seed": args.seed}
+        dataset = data_mod.load_file(args.data, seed=args.seed, label_column=args.label_column)
+        spec = {**dataset.describe(), "path": str(Path(args.data).resolve()), "split_seed": args.seed,
+                "label_column": args.label_column}
     else:
         dataset = data_mod.builtin_lightcurves(seed=args.seed)
         spec = dataset.describe()
@@ -537,8 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search a space for models that fit a device")
     s.add_argument("--space", default="spectral")
     s.add_argument("--device", default="nano33", help="board name (`nas devices`) or a .toml file")
-    s.add_argument("--data", help=".npz with x_train, y_train, x_test, y_test (default: built-in "
-                                  "synthetic light curves)")
+    s.add_argument("--data", help=".npz (x_train, y_train, x_test, y_test), .csv, UCR NAME_TRAIN.tsv or .ts "
+                                  "(default: built-in synthetic light curves)")
+    s.add_argument("--label-column", help="CSV: the column holding the labels (default: label/class/target/y, "
+                                          "else the first)")
     s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")

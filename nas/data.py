@@ -16,6 +16,7 @@ from nas import lightcurves
 
 BUILTIN = "lightcurves"
 VAL_FRACTION = 0.2
+TEST_FRACTION = 0.2  # held out when a file has no official test split
 
 
 class DataError(ValueError):
@@ -125,6 +126,12 @@ def load_npz(path: str | Path, seed: int = 0) -> Dataset:
                             "strings or integers, not objects") from None
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DataError(f"{path}: give both x_val and y_val, or neither")
+    return from_arrays(arrays, path, seed)
+
+
+def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = False) -> Dataset:
+    """Validate, map labels to integers (sorted naturally; the mapping is `classes`), z-normalise and
+    split. With `test_from_train`, a stratified 20 % of the rows becomes the test split."""
     xs = {k: _as_series(k, arrays[k], path) for k in arrays if k.startswith("x_")}
     ys = {k: np.asarray(arrays[k]).reshape(-1) for k in arrays if k.startswith("y_")}
     for part in ("train", "test", "val"):
@@ -139,22 +146,53 @@ def load_npz(path: str | Path, seed: int = 0) -> Dataset:
             raise DataError(f"{path}: {k} contains NaN or infinite labels")
     classes = sorted({str(v) for v in ys["y_train"]}, key=_natural)
     if len(classes) < 2:
-        raise DataError(f"{path}: y_train has a single class ({classes[0]!r}); classification needs "
-                        "at least two")
+        raise DataError(f"{path}: the training data has a single class ({classes[0]!r}); classification "
+                        "needs at least two")
     lookup = {c: i for i, c in enumerate(classes)}
     labels = {}
     for k, y in ys.items():
         unseen = sorted({str(v) for v in y} - set(lookup))
         if unseen:
-            raise DataError(f"{path}: {k} has labels not in y_train: {', '.join(unseen[:5])}")
+            raise DataError(f"{path}: {k} has labels not in the training data: {', '.join(unseen[:5])}")
         labels[k] = np.array([lookup[str(v)] for v in y], np.int64)
     x_tr, y_tr = znorm(xs["x_train"]), labels["y_train"]
+    if test_from_train:
+        x_tr, y_tr, x_test, y_test = stratified_split(x_tr, y_tr, TEST_FRACTION, seed + 100)
+    else:
+        x_test, y_test = znorm(xs["x_test"]), labels["y_test"]
     if "x_val" in xs:
         x_val, y_val = znorm(xs["x_val"]), labels["y_val"]
     else:
         x_tr, y_tr, x_val, y_val = stratified_split(x_tr, y_tr, VAL_FRACTION, seed)
-    return Dataset(x_tr, y_tr, x_val, y_val, znorm(xs["x_test"]), labels["y_test"], tuple(classes),
-                   name=path.stem, source=str(path.resolve()))
+    return Dataset(x_tr, y_tr, x_val, y_val, x_test, y_test, tuple(classes),
+                   name=path.stem.removesuffix("_TRAIN").removesuffix("_train"), source=str(path.resolve()),
+                   extra={"test_split": "20 % of the file, stratified" if test_from_train else "official"})
+
+
+def load_file(path: str | Path, seed: int = 0, label_column: str | None = None) -> Dataset:
+    """Any supported file: .npz, or a text format (CSV, UCR .tsv, .ts) with its `_TEST` sibling."""
+    from nas import loaders
+
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        return load_npz(path, seed)
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist")
+    if not path.is_file():
+        raise DataError(f"{path} is not a file; give NAME_TRAIN.tsv, a .csv, .ts or .npz file")
+    test = loaders.official_test_file(path)
+    if test is None and path.stem.upper().endswith("_TEST"):
+        raise DataError(f"{path} is a test split; give the _TRAIN file (its _TEST sibling is found)")
+    try:
+        x, y = loaders.read_series(path, label_column)
+        arrays = {"x_train": x, "y_train": y}
+        if test is not None:
+            if not test.exists():
+                raise DataError(f"{path} is a training split but {test.name} is not beside it")
+            arrays["x_test"], arrays["y_test"] = loaders.read_series(test, label_column)
+    except loaders.FormatError as exc:
+        raise DataError(str(exc)) from None
+    return from_arrays(arrays, path, seed, test_from_train=test is None)
 
 
 def _natural(label: str):
@@ -168,4 +206,4 @@ def load(spec: dict) -> Dataset:
     """Rebuild a dataset from the description stored in a study."""
     if spec["name"] == BUILTIN and spec.get("path") is None:
         return builtin_lightcurves(per_class=spec.get("per_class", 256), seed=spec.get("seed", 0))
-    return load_npz(spec["path"], seed=spec.get("split_seed", 0))
+    return load_file(spec["path"], seed=spec.get("split_seed", 0), label_column=spec.get("label_column"))

@@ -59,7 +59,7 @@ BAD_CASES = {
     "single class": (lambda a: a.__setitem__("y_train", np.array(["a"] * 20)), "single class"),
     "length 0": (lambda a: a.__setitem__("x_train", np.zeros((20, 0))), "length 0"),
     "missing key": (lambda a: a.pop("y_test"), "lacks y_test"),
-    "unseen test label": (lambda a: a.__setitem__("y_test", np.array(["a", "z"] * 10)), "not in y_train"),
+    "unseen test label": (lambda a: a.__setitem__("y_test", np.array(["a", "z"] * 10)), "not in the training data"),
     "wrong rank": (lambda a: a.__setitem__("x_train", np.zeros((20, 2, 2, 2))), "must be"),
 }
 
