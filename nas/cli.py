@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -40,42 +39,6 @@ def _positive(kind):
 
 
 # ---------------------------------------------------------------- search / resume
-def _progress(total: int | None, start_count: int):
-    """A per-trial line with a bar over this run's trials (the study may hold earlier ones)."""
-    started = time.monotonic()
-    searched = [0]  # trials of this run's optimize loop (seeded teacher trials do not count)
-
-    def on_trial(study, trial) -> None:
-        a = trial.user_attrs
-        if a.get("kind") not in ("teacher", "exact-reduction"):
-            searched[0] += 1
-        if a.get("verdict") is not None:
-            v, c = a["verdict"], a["cost"]
-            what = (f"{a.get('kind', 'student')} {a['shipped_format']}: within tolerance {v['fidelity']:.3f}  "
-                    f"median |err| {v['median_abs_error']:.2e}  {c['flash_bytes'] / 1024:.1f} KB  "
-                    f"{c['latency_ms']:.2f} ms" + ("" if a.get("feasible") else f"  (over {', '.join(a['broken'])})"))
-        elif a.get("trained") and a.get("val_accuracy_int8") is not None:
-            c = a["cost"]
-            what = (f"int8 val acc {a['val_accuracy_int8']:.3f}  flash {c['flash_bytes'] / 1024:.1f} KB  "
-                    f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
-                    + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
-        elif a.get("broken") and not a.get("trained"):
-            e = a["estimate"]
-            what = (f"rejected before training: over {', '.join(a['broken'])} "
-                    f"(est. flash {e['flash_bytes'] / 1024:.1f} KB, RAM {e['ram_bytes'] / 1024:.1f} KB, "
-                    f"{e['latency_ms']:.1f} ms)")
-        else:
-            what = f"failed: {a.get('fail_reason', trial.state.name.lower())}"
-        bar = ""
-        if total:
-            filled = round(20 * min(searched[0], total) / total)
-            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {searched[0]}/{total} "
-        print(f"{bar}{time.monotonic() - started:6.0f}s  trial {trial.number}: {what}",
-              file=sys.stderr, flush=True)
-
-    return on_trial
-
-
 def _front_table(rows: list[dict]) -> str:
     front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
     if not front:
@@ -123,7 +86,8 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     path = write_report(rows, config.to_dict(), _reports_dir(name))
     c = counts(rows)
     print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
-          f"{c['pruned_before_training']} rejected before training, {c['failed']} failed; "
+          f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
+          f"after a short training, {c['failed']} failed; "
           f"this run {wall:.0f} s.")
     what = ("fidelity to the teacher of each shipped file, measured in TFLM on your rows" if config.space == "mlp"
             else "int8 accuracy of the deployed model")
@@ -135,12 +99,18 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     return 0
 
 
-def _run_search(study, config, dataset, name, storage, n_trials, timeout) -> int:
-    from nas.search import run
+def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: int = 1) -> int:
+    from nas.progress import Progress
+    from nas.search import RECYCLE_EVERY, run, run_workers, seed_teachers
 
-    on_trial = _progress(n_trials, len(study.trials))
+    progress = Progress(n_trials, len(study.trials))
     try:
-        wall = run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=on_trial)
+        if jobs == 1 and n_trials is not None and n_trials <= RECYCLE_EVERY and timeout is None:
+            wall = run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=progress)
+        else:  # worker processes, recycled every RECYCLE_EVERY trials so memory stays bounded
+            seed_teachers(study, config, progress)
+            wall = run_workers(name, storage, config, jobs=jobs, n_trials=n_trials, timeout=timeout,
+                               progress=progress)
     except KeyboardInterrupt:
         print(f"\nInterrupted: finished trials are saved in {redact(storage)}. "
               f"Resume with: nas resume {name}", file=sys.stderr)
@@ -174,7 +144,7 @@ def cmd_search(args) -> int:
     if not is_new:
         dataset = data_mod.load(config.data)
     _setup_tensorflow()
-    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout)
+    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout, args.jobs)
 
 
 def _create_or_continue(args, name, storage, space, device, budget, spec, directions=("maximize", "minimize")):
@@ -186,7 +156,9 @@ def _create_or_continue(args, name, storage, space, device, budget, spec, direct
     artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
     config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
                        budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
-                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts)
+                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts, sampler=args.sampler,
+                       extra={"objective": {"multi_fidelity": not args.no_multi_fidelity,
+                                            "reject_before_training": not args.train_over_budget}})
     study, stored = create_or_load(name, storage, config, directions=directions)
     if stored is config:
         return study, config, True
@@ -233,14 +205,15 @@ def _search_student(args, device, space, budget, name: str, storage: str) -> int
     if is_new:
         teacher_id = upload_artifact(artifact_store=artifact_store(config), file_path=args.teacher,
                                      study_or_trial=study)
-        config = replace(config, extra={"teacher_artifact": teacher_id, "teacher_file": Path(args.teacher).name,
+        config = replace(config, extra={**config.extra, "teacher_artifact": teacher_id,
+                                        "teacher_file": Path(args.teacher).name,
                                         "teacher_params": teacher.chain.params, "task": teacher.task,
                                         "rtol": tolerance.rtol, "atol": tolerance.atol})
         study.set_user_attr(CONFIG_KEY, config.to_dict())
     print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
           f"(validation), {args.distill_samples} drawn around them for distillation; "
           f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
-    return _run_search(study, config, None, name, storage, args.trials, args.timeout)
+    return _run_search(study, config, None, name, storage, args.trials, args.timeout, args.jobs)
 
 
 def _short(value) -> str:
@@ -271,7 +244,7 @@ def cmd_resume(args) -> int:
     print(f"Resuming study {args.name!r}: {len(study.trials)} trials so far, space {config.space}, "
           f"device {config.device['name']}.", file=sys.stderr)
     _setup_tensorflow()
-    return _run_search(study, config, dataset, args.name, storage, args.trials, args.timeout)
+    return _run_search(study, config, dataset, args.name, storage, args.trials, args.timeout, args.jobs)
 
 
 # ---------------------------------------------------------------- report / show / export
@@ -547,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")
     s.add_argument("--trials", type=_positive(int), default=50)
     s.add_argument("--timeout", type=_positive(float), help="stop starting trials after SECONDS")
+    s.add_argument("--jobs", type=_positive(int), default=1, help="worker processes on the study (default 1)")
+    s.add_argument("--no-multi-fidelity", action="store_true",
+                   help="train every feasible candidate for all its epochs (default: screen after a quarter)")
+    s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
+    s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
+                   help="Optuna sampler (default tpe; see the README for why)")
     s.add_argument("--epochs", type=_positive(int), default=20)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
@@ -568,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("name")
     r.add_argument("--trials", type=_positive(int), default=10)
     r.add_argument("--timeout", type=_positive(float))
+    r.add_argument("--jobs", type=_positive(int), default=1)
     r.add_argument("--storage")
     r.set_defaults(func=cmd_resume)
 

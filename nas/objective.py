@@ -13,7 +13,7 @@ from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas.data import Dataset
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
-from nas.train import TrainingError, as_model_input, train
+from nas.train import Screen, TrainingError, as_model_input, train
 from search_spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,45 @@ def reject_if_over_budget(trial, cost, budget: Budget) -> None:
         raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
 
 
+SCREEN_DEFAULT_GAIN = 0.15  # assumed accuracy gain after the screening epoch until 5 trials measured it
+SCREEN_MIN_GAIN = 0.02
+
+
+def screening_epoch(epochs: int) -> int:
+    return max(3, epochs // 4)
+
+
+def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
+    """Successive halving against the front: after a quarter of the epochs, stop a candidate whose
+    validation accuracy plus the gain that later epochs have brought (90th percentile over this
+    study's fully trained candidates) cannot reach the accuracy of a trained model that is no larger.
+    A screened-out candidate gets no score, so every point on the front is a fully trained model."""
+    import numpy as np
+    import optuna
+
+    rung = screening_epoch(epochs)
+    if rung >= epochs:
+        return None
+
+    def keep(accuracy: float) -> bool:
+        done = [t for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                if t.user_attrs.get("trained") and t.user_attrs.get("feasible")]
+        gains = [t.user_attrs["val_accuracy_float"] - t.user_attrs["screen_accuracy"]
+                 for t in done if t.user_attrs.get("screen_accuracy") is not None]
+        gain = float(np.quantile(gains, 0.9)) if len(gains) >= 5 else SCREEN_DEFAULT_GAIN
+        gain = max(gain, SCREEN_MIN_GAIN)
+        rivals = [t for t in done if t.values[1] <= flash_estimate]
+        best = max(rivals, key=lambda t: t.values[0], default=None)
+        passed = best is None or accuracy + gain >= best.values[0]
+        trial.set_user_attr("screen", {"epoch": rung, "val_accuracy_float": round(accuracy, 4),
+                                       "assumed_gain": round(gain, 4), "kept": passed,
+                                       "rival": None if best is None else best.number,
+                                       "rival_accuracy": None if best is None else best.values[0]})
+        return passed
+
+    return Screen(rung, keep)
+
+
 def latency_by_device(graph) -> dict[str, float]:
     from cost_models.latency import latency_ms
 
@@ -48,7 +87,10 @@ def latency_by_device(graph) -> dict[str, float]:
 
 
 def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
-                   epochs: int, seed: int, time_limit_s: float, artifact_store=None):
+                   epochs: int, seed: int, time_limit_s: float, artifact_store=None,
+                   multi_fidelity: bool = True, reject_before_training: bool = True):
+    """`multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
+    trains over-budget candidates too (only for the benchmark that measures what rejection saves)."""
     import optuna
 
     space = get_space(space_name)
@@ -61,15 +103,28 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
                                  keras=symbolic.keras)
         trial.set_user_attr("architecture", space.describe(trial.params))
-        reject_if_over_budget(trial, estimate(graph_from_keras(shape_only), device), budget)
+        predicted = estimate(graph_from_keras(shape_only), device)
+        if reject_before_training:
+            reject_if_over_budget(trial, predicted, budget)
+        else:  # benchmark arm: train it anyway, but keep what the estimate said
+            trial.set_user_attr("estimate", predicted.to_dict())
+            trial.set_user_attr("broken_by_estimate", over_budget(predicted.violations(budget)))
 
         keras.backend.clear_session()
         model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
 
         try:
             result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,
-                           epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
+                           epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s,
+                           screen=make_screen(trial, epochs, predicted.flash_bytes) if multi_fidelity else None)
+            if result.screened_out:
+                trial.set_user_attr("trained", False)
+                trial.set_user_attr("screened_out", True)
+                trial.set_user_attr("epochs_run", result.epochs_run)
+                raise optuna.TrialPruned(f"screened out after {result.epochs_run} epochs")
             tflite = to_int8_tflite(model, as_model_input(dataset.x_train), seed=seed)
+        except optuna.TrialPruned:
+            raise
         except Exception as exc:  # TensorFlow raises many types; one bad candidate must not end a search
             known = isinstance(exc, RECOVERABLE)
             text = str(exc).strip()
@@ -82,6 +137,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         trial.set_user_attr("trained", True)
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
+        trial.set_user_attr("screen_accuracy", result.screen_accuracy)
 
         graph = read_tflite(tflite)
         exact = estimate(graph, device, flash_bytes=len(tflite))

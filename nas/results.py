@@ -55,6 +55,7 @@ def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
         "cost_source": "converted int8 model" if attrs.get("cost") else "estimate before training",
         "feasible": attrs.get("feasible"),
         "trained": bool(attrs.get("trained", False)),
+        "screened_out": bool(attrs.get("screened_out", False)),
         "broken": attrs.get("broken", []),
         "fail_reason": attrs.get("fail_reason"),
         "on_front": False,
@@ -104,8 +105,32 @@ def counts(rows: list[dict]) -> dict[str, int]:
     return {
         "trials": len(rows),
         "trained": sum(r["trained"] for r in rows),
-        "pruned_before_training": sum(r["state"] == "pruned" and not r["trained"] for r in rows),
+        "pruned_before_training": sum(r["state"] == "pruned" and not r["trained"] and not r["screened_out"]
+                                      for r in rows),
+        "screened_out": sum(r["screened_out"] for r in rows),
         "failed": sum(r["state"] == "fail" for r in rows),
         "running": sum(r["state"] == "running" for r in rows),
         "on_front": sum(r["on_front"] for r in rows),
     }
+
+
+def hypervolume(points: list[tuple[float, float]], max_flash: float) -> float:
+    """The share of the box [0, 1] accuracy x [0, max_flash] bytes dominated by (accuracy, flash) points
+    (higher accuracy, fewer bytes). The reference point is (accuracy 0, the flash budget)."""
+    pts = sorted((f, a) for a, f in points if f <= max_flash and a > 0)
+    area, best = 0.0, 0.0
+    for i, (flash, acc) in enumerate(pts):
+        best = max(best, acc)
+        upto = pts[i + 1][0] if i + 1 < len(pts) else max_flash
+        area += best * (upto - flash)
+    return area / max_flash
+
+
+def hypervolume_by_trial(rows: list[dict], max_flash: float) -> list[tuple[int, float]]:
+    """Hypervolume of the feasible front after each trial, in trial order."""
+    points, curve = [], []
+    for r in sorted((r for r in rows if r["shipped"]), key=lambda r: r["number"]):
+        if r["state"] == "complete" and r["feasible"] and r["score"] is not None:
+            points.append((r["score"], r["flash_bytes"]))
+        curve.append((r["number"], hypervolume(points, max_flash)))
+    return curve

@@ -31,6 +31,7 @@ class RunConfig:
     epochs: int = 30
     trial_time_limit_s: float = 600.0
     artifacts: str = ""  # folder of the artifact store
+    sampler: str = "tpe"
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -77,8 +78,10 @@ def _storage(url: str):
         except OSError as exc:
             raise StudyError(f"cannot create folder {path.parent} for the study ({exc.strerror}); "
                              "pass --storage with a writable location") from None
+    # several worker processes share one SQLite file: wait for its lock instead of failing at once
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {}
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=60, grace_period=180)
     except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         detail = str(exc).splitlines()[0][:160].replace(urlsplit(url).password or "\0", "***")
         raise StudyError(f"cannot open study storage {redact(url)}: {detail}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,15 @@ class TrainResult:
     epochs_run: int
     best_val_loss: float
     seconds: float
+    screen_accuracy: float | None = None  # float validation accuracy at the screening epoch
+    screened_out: bool = False  # stopped at the screening epoch: it could not reach the front
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Multi-fidelity: after `epochs` epochs, `keep(val_accuracy)` decides whether training goes on."""
+    epochs: int
+    keep: Callable[[float], bool]
 
 
 def as_model_input(x: np.ndarray) -> np.ndarray:
@@ -42,11 +52,12 @@ def configure_threads(threads: int) -> None:
 
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
           time_limit_s: float | None = None, loss: str = "sparse_categorical_crossentropy",
-          batch_size: int | None = None, reshape=as_model_input) -> TrainResult:
+          batch_size: int | None = None, reshape=as_model_input, screen: Screen | None = None) -> TrainResult:
     import keras
 
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss,
+                  metrics=["accuracy"] if screen else None)
     start = time.monotonic()
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
@@ -54,6 +65,9 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     ]
     if time_limit_s:
         callbacks.append(_Deadline(start + time_limit_s))
+    rung = _Rung(screen) if screen and screen.epochs < epochs else None
+    if rung:
+        callbacks.append(rung)
     history = model.fit(reshape(x_train), y_train, validation_data=(reshape(x_val), y_val),
                         epochs=epochs, batch_size=batch_size or BATCH_SIZE, callbacks=callbacks, verbose=0)
     losses = history.history.get("loss", [])
@@ -61,7 +75,8 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         raise TrainingError("training loss became NaN or infinite")
     if time_limit_s and time.monotonic() - start > time_limit_s:
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
-    return TrainResult(len(losses), float(min(history.history["val_loss"])), time.monotonic() - start)
+    return TrainResult(len(losses), float(min(history.history["val_loss"])), time.monotonic() - start,
+                       screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
 
 
 def _deadline_callback_base():
@@ -78,3 +93,18 @@ class _Deadline(_deadline_callback_base()):  # type: ignore[misc]
     def on_epoch_end(self, epoch, logs=None):
         if time.monotonic() > self.deadline:
             self.model.stop_training = True
+
+
+class _Rung(_deadline_callback_base()):  # type: ignore[misc]
+    def __init__(self, screen: Screen) -> None:
+        super().__init__()
+        self.screen = screen
+        self.accuracy: float | None = None
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.screen.epochs and not self.model.stop_training:
+            self.accuracy = float((logs or {}).get("val_accuracy", 0.0))
+            if not self.screen.keep(self.accuracy):
+                self.stopped = True
+                self.model.stop_training = True

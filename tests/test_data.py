@@ -80,3 +80,12 @@ def test_not_an_npz(tmp_path):
         load_npz(path)
     with pytest.raises(DataError, match="does not exist"):
         load_npz(tmp_path / "missing.npz")
+
+
+def test_hypervolume_of_a_staircase():
+    from nas.results import hypervolume
+
+    assert hypervolume([], 100) == 0
+    assert hypervolume([(0.5, 0)], 100) == 0.5
+    # (0.5 from 20 B) then (0.8 from 60 B): 0.5*40 + 0.8*40 over 100 B
+    assert abs(hypervolume([(0.8, 60), (0.5, 20), (0.4, 70), (0.9, 150)], 100) - 0.52) < 1e-12

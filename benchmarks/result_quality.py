@@ -1,0 +1,91 @@
+"""Result quality: the int8 test accuracy `nas` reaches under a device's budgets, against published
+deep-learning results on the same UCR splits (FCN and ResNet, Fawaz et al. 2019, "Deep learning for
+time series classification: a review", mean of runs; ~250k-500k float32 parameters, which fit no
+microcontroller).
+
+For each dataset: `nas search` (as shipped, `--jobs 2`) with a wall-clock budget; then the front with
+int8 validation and test accuracy. The model *chosen* is the front's most accurate on validation (the
+smaller on ties): choosing by test accuracy would be selecting on the test set. Its int8 test accuracy
+is compared with FCN's and ResNet's, in points.
+
+Run: python benchmarks/result_quality.py [--minutes 15] [--epochs 60] [--datasets GunPoint,OSULeaf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+UCR = ROOT.parent / "shared" / "data" / "ucr"
+# test accuracy in %, Fawaz et al. 2019 (table in ../shared/data/README.md)
+PUBLISHED = {"GunPoint": {"FCN": 100.0, "ResNet": 99.1}, "OSULeaf": {"FCN": 97.7, "ResNet": 97.9}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="GunPoint,OSULeaf")
+    parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget per dataset")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--device", default="nano33")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--keep", help="folder to keep the studies in (default: a temporary one)")
+    args = parser.parse_args()
+
+    import optuna
+
+    from nas.results import study_rows
+
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(args.keep or tmp).resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        for name in args.datasets.split(","):
+            data = UCR / f"{name}.npz"
+            if not data.exists():
+                sys.exit(f"{data} not found (the UCR sets live in ../shared/data/ucr/)")
+            study_name = f"quality-{name}"
+            storage = f"sqlite:///{where}/{study_name}.db"
+            cmd = [sys.executable, "-m", "nas", "search", "--space", "spectral", "--device", args.device,
+                   "--data", str(data), "--study", study_name, "--storage", storage,
+                   "--artifacts", str(where / f"{study_name}.art"), "--timeout", str(args.minutes * 60),
+                   "--jobs", str(args.jobs), "--epochs", str(args.epochs)]
+            print(f"{name}: {' '.join(cmd[2:])}", flush=True)
+            start = time.monotonic()
+            proc = subprocess.run(cmd, cwd=where, capture_output=True, text=True)
+            wall = time.monotonic() - start
+            if proc.returncode != 0:
+                sys.exit(f"{name} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            rows = [r for r in study_rows(study) if r["shipped"]]
+            front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+            print(f"\n{name}: {len(rows)} trials in {wall:.0f} s; front (int8, scored in TFLM):")
+            print(f"{'trial':>5} {'val':>6} {'test':>6} {'flash KB':>8} {'arena KB':>8} {'ms':>6} {'params':>7}  "
+                  "architecture")
+            for r in front:
+                print(f"{r['number']:>5} {r['score']:>6.3f} {r['test_accuracy_int8']:>6.3f} "
+                      f"{r['flash_bytes'] / 1024:>8.1f} {r['arena_bytes'] / 1024:>8.1f} {r['latency_ms']:>6.2f} "
+                      f"{r['params_count'] or 0:>7}  {r['architecture']}")
+            chosen = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
+            summary.append((name, len(rows), wall, chosen))
+
+    print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "
+          f"dataset, --jobs {args.jobs}, --epochs {args.epochs}; chosen = best int8 validation accuracy on the front.")
+    head = (f"{'dataset':9} {'trials':>6} {'trial':>5} {'params':>7} {'flash KB':>8} {'int8 test %':>11} "
+            f"{'FCN %':>6} {'ResNet %':>8} {'gap to FCN':>10}")
+    print(head)
+    print("-" * len(head))
+    for name, n, _, r in summary:
+        test = 100 * r["test_accuracy_int8"]
+        fcn, resnet = PUBLISHED[name]["FCN"], PUBLISHED[name]["ResNet"]
+        print(f"{name:9} {n:>6} {r['number']:>5} {r['params_count'] or 0:>7} {r['flash_bytes'] / 1024:>8.1f} "
+              f"{test:>11.1f} {fcn:>6.1f} {resnet:>8.1f} {test - fcn:>+10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The line printed per finished trial. A picklable object, so worker processes print the same lines;
+the bar counts this run's finished trials in the study, whichever worker ran them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+SEEDED_KINDS = ("teacher", "exact-reduction")  # seeded before the search; not counted in the bar
+
+
+def describe(trial) -> str:
+    a = trial.user_attrs
+    if a.get("verdict") is not None:
+        v, c = a["verdict"], a["cost"]
+        return (f"{a.get('kind', 'student')} {a['shipped_format']}: within tolerance {v['fidelity']:.3f}  "
+                f"median |err| {v['median_abs_error']:.2e}  {c['flash_bytes'] / 1024:.1f} KB  "
+                f"{c['latency_ms']:.2f} ms" + ("" if a.get("feasible") else f"  (over {', '.join(a['broken'])})"))
+    if a.get("trained") and a.get("val_accuracy_int8") is not None:
+        c = a["cost"]
+        return (f"int8 val acc {a['val_accuracy_int8']:.3f}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+                f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
+                + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
+    if a.get("screened_out"):
+        sc = a["screen"]
+        return (f"screened out after {sc['epoch']} epochs: val acc {sc['val_accuracy_float']:.3f} + "
+                f"{sc['assumed_gain']:.3f} < trial {sc['rival']}'s {sc['rival_accuracy']:.3f} at no more flash")
+    if a.get("broken") and not a.get("trained"):
+        e = a["estimate"]
+        return (f"rejected before training: over {', '.join(a['broken'])} "
+                f"(est. flash {e['flash_bytes'] / 1024:.1f} KB, RAM {e['ram_bytes'] / 1024:.1f} KB, "
+                f"{e['latency_ms']:.1f} ms)")
+    return f"failed: {a.get('fail_reason', trial.state.name.lower())}"
+
+
+@dataclass
+class Progress:
+    total: int | None  # trials this run was asked for
+    first_number: int  # the study's trial count when the run began
+    started: float = field(default_factory=time.time)  # wall clock: shared meaning across processes
+    worker: str = ""
+
+    def __call__(self, study, trial) -> None:
+        bar = ""
+        if self.total:
+            done = sum(1 for t in study.get_trials(deepcopy=False)
+                       if t.number >= self.first_number and t.state.is_finished()
+                       and t.user_attrs.get("kind") not in SEEDED_KINDS)
+            filled = round(20 * min(done, self.total) / self.total)
+            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total} "
+        who = f"[{self.worker}] " if self.worker else ""
+        print(f"{bar}{who}{time.time() - self.started:6.0f}s  trial {trial.number}: {describe(trial)}",
+              file=sys.stderr, flush=True)
