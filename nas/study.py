@@ -6,12 +6,23 @@ costs and accuracies in trial user attributes, trained models as Optuna artifact
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 STUDIES_DIR = Path("studies")
+# A running trial's worker writes a heartbeat every HEARTBEAT_S; a trial silent for GRACE_S (its worker
+# was killed, or its machine died) is failed by the next worker to start a trial, and its parameters
+# are queued again (up to MAX_RETRY times).
+# NAS_GRACE_S tunes the grace for a cluster whose workers may stall longer (or for tests, shorter).
+GRACE_S = int(os.environ.get("NAS_GRACE_S", "60"))
+HEARTBEAT_S = max(1, min(10, GRACE_S // 4))
+MAX_RETRY = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 CONFIG_KEY = "nas_config"
 
@@ -78,13 +89,39 @@ def _storage(url: str):
         except OSError as exc:
             raise StudyError(f"cannot create folder {path.parent} for the study ({exc.strerror}); "
                              "pass --storage with a writable location") from None
+    url = _with_driver(url)
     # several worker processes share one SQLite file: wait for its lock instead of failing at once
-    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=60, grace_period=180)
-    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
-        detail = str(exc).splitlines()[0][:160].replace(urlsplit(url).password or "\0", "***")
-        raise StudyError(f"cannot open study storage {redact(url)}: {detail}") from None
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {"pool_pre_ping": True}
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+        except (IntegrityError, ProgrammingError):
+            # workers starting together on a new database race to create its tables: wait and retry
+            if attempt == 5:
+                raise StudyError(f"cannot create the tables of {redact(url)}: other workers kept racing; "
+                                 "start one worker first, the others once it runs") from None
+            time.sleep(0.3 * (attempt + 1) + random.random())
+        except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
+            hint = ("; install the driver: pip install 'mcu-nas[postgres]'"
+                    if "import" in str(exc).lower() and url.startswith("postgresql") else "")
+            raise StudyError(f"cannot open study storage {redact(url)}: {_detail(exc, url)}{hint}") from None
+
+
+def _with_driver(url: str) -> str:
+    """postgresql:// means the driver our `postgres` extra installs (psycopg 3), whatever SQLAlchemy's
+    default for the bare scheme is (psycopg2 before 2.1, psycopg from 2.1)."""
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+
+
+def _detail(exc: Exception, url: str) -> str:
+    """The first line of a database error, with the URL's password masked wherever it appears."""
+    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
 
 
 def create_or_load(name: str, storage_url: str, config: RunConfig, directions=("maximize", "minimize")):
@@ -93,15 +130,34 @@ def create_or_load(name: str, storage_url: str, config: RunConfig, directions=("
 
     validate_name(name)
     storage = _storage(storage_url)
+    with _database_errors(storage_url):
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            try:
+                study = optuna.create_study(study_name=name, storage=storage, directions=list(directions))
+            except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
+                study = optuna.load_study(study_name=name, storage=storage)
+            else:
+                study.set_user_attr(CONFIG_KEY, config.to_dict())
+                return study, config
+    for _ in range(50):  # a worker that lost the creation race may see the study before its config
+        if CONFIG_KEY in study.user_attrs:
+            break
+        time.sleep(0.1)
+    return study, read_config(study)
+
+
+@contextmanager
+def _database_errors(url: str):
+    """Turn a database failure (corrupt file, lost server) into a one-line StudyError."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
-        study = optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        study = optuna.create_study(study_name=name, storage=storage,
-                                    directions=list(directions))
-        study.set_user_attr(CONFIG_KEY, config.to_dict())
-        return study, config
-    stored = read_config(study)
-    return study, stored
+        yield
+    except SQLAlchemyError as exc:
+        raise StudyError(f"study storage {redact(url)} cannot be read ({_detail(exc, url)}); "
+                         "if it is a file, it may be corrupt: move it aside and start a new study") from None
 
 
 def load(name: str, storage_url: str):
@@ -112,12 +168,13 @@ def load(name: str, storage_url: str):
         raise StudyError(f"no study named {name!r} (no file {storage_url.removeprefix('sqlite:///')}); "
                          "list studies with `nas studies`")
     storage = _storage(storage_url)
-    try:
-        study = optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        raise StudyError(f"no study named {name!r} in {redact(storage_url)}; "
-                         "list studies with `nas studies`") from None
-    return study, read_config(study)
+    with _database_errors(storage_url):
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            raise StudyError(f"no study named {name!r} in {redact(storage_url)}; "
+                             "list studies with `nas studies`") from None
+        return study, read_config(study)
 
 
 def read_config(study) -> RunConfig:
