@@ -83,7 +83,7 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     from nas.search import score_front_on_test
 
     rows = score_front_on_test(study, config, dataset)
-    path = write_report(rows, config.to_dict(), _reports_dir(name))
+    path = write_report(study, config, _reports_dir(name))
     c = counts(rows)
     print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
           f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
@@ -99,23 +99,67 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     return 0
 
 
-def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: int = 1) -> int:
+def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: int = 1,
+                takes_over: dict[str, int] | None = None) -> int:
+    """Run until this invocation has finished `n_trials` trials (failed ones are replaced, for up to
+    ROUNDS rounds), or until `timeout`; other processes on the same study count their own. The request
+    is stored, so `nas resume NAME` after a crash or an interrupt finishes what was asked (`takes_over`:
+    the requests of stopped invocations it finishes)."""
     from nas.progress import Progress
-    from nas.search import RECYCLE_EVERY, run, run_workers, seed_teachers
+    from nas.report import Refresher
+    from nas.search import (
+        RECYCLE_EVERY,
+        WorkerDied,
+        finished_count,
+        new_run_id,
+        request,
+        requeue_interrupted,
+        run,
+        run_workers,
+        seed_teachers,
+        settle,
+    )
 
+    run_id = new_run_id()
+    if n_trials is not None:
+        request(study, run_id, n_trials)
+        settle(study, takes_over or {})
+    again = requeue_interrupted(study)
+    if again:
+        print(f"Trying again the parameters of interrupted trial(s) {', '.join(map(str, again))}.", file=sys.stderr)
     progress = Progress(n_trials, len(study.trials))
+    refresh = Refresher(name, storage, _reports_dir(name))  # the report, every few minutes of a long run
+
+    def on_trial(study, trial):
+        progress(study, trial)
+        refresh()
+
+    wall = 0.0
     try:
-        if jobs == 1 and n_trials is not None and n_trials <= RECYCLE_EVERY and timeout is None:
-            wall = run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=progress)
-        else:  # worker processes, recycled every RECYCLE_EVERY trials so memory stays bounded
-            seed_teachers(study, config, progress)
-            wall = run_workers(name, storage, config, jobs=jobs, n_trials=n_trials, timeout=timeout,
-                               progress=progress)
+        seed_teachers(study, config, progress)
+        for _ in range(ROUNDS if n_trials is not None else 1):
+            remaining = None if n_trials is None else n_trials - finished_count(study, run_id)
+            if remaining is not None and remaining <= 0:
+                break
+            if jobs == 1 and remaining is not None and remaining <= RECYCLE_EVERY and timeout is None:
+                wall += run(study, config, dataset, n_trials=remaining, timeout=None, on_trial=on_trial,
+                            shared=not storage.startswith("sqlite:"), run_id=run_id)
+            else:  # worker processes, recycled every RECYCLE_EVERY trials so memory stays bounded
+                wall += run_workers(name, storage, config, jobs=jobs, n_trials=remaining, timeout=timeout,
+                                    progress=progress, while_waiting=refresh, run_id=run_id)
+            if timeout is not None:
+                break
+    except WorkerDied as exc:
+        print(f"nas: {exc}. Resume with: nas resume {name}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"\nInterrupted: finished trials are saved in {redact(storage)}. "
-              f"Resume with: nas resume {name}", file=sys.stderr)
+        print(f"\nInterrupted: {finished_count(study)} finished trials are saved in {redact(storage)}; the "
+              f"running one is recorded as interrupted. Resume with: nas resume {name}", file=sys.stderr)
         return 130
     return _finish(study, config, dataset, name, storage, wall)
+
+
+ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
 
 
 def cmd_search(args) -> int:
@@ -144,7 +188,8 @@ def cmd_search(args) -> int:
     if not is_new:
         dataset = data_mod.load(config.data)
     _setup_tensorflow()
-    return _run_search(study, config, dataset, name, storage, args.trials, args.timeout, args.jobs)
+    n_trials = args.trials if args.trials is not None else (None if args.timeout else 50)
+    return _run_search(study, config, dataset, name, storage, n_trials, args.timeout, args.jobs)
 
 
 def _create_or_continue(args, name, storage, space, device, budget, spec, directions=("maximize", "minimize")):
@@ -213,7 +258,8 @@ def _search_student(args, device, space, budget, name: str, storage: str) -> int
     print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
           f"(validation), {args.distill_samples} drawn around them for distillation; "
           f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
-    return _run_search(study, config, None, name, storage, args.trials, args.timeout, args.jobs)
+    n_trials = args.trials if args.trials is not None else (None if args.timeout else 50)
+    return _run_search(study, config, None, name, storage, n_trials, args.timeout, args.jobs)
 
 
 def _short(value) -> str:
@@ -241,10 +287,17 @@ def cmd_resume(args) -> int:
     study, config = load(args.name, storage)
     _reports_dir(args.name)
     dataset = None if config.space == "mlp" else data_mod.load(config.data)
+    n_trials, debts = args.trials, None
+    if n_trials is None:  # finish what stopped searches were asked for, else 10 more
+        from nas.search import owed
+
+        debts = owed(study)
+        n_trials = sum(debts.values()) or 10
     print(f"Resuming study {args.name!r}: {len(study.trials)} trials so far, space {config.space}, "
-          f"device {config.device['name']}.", file=sys.stderr)
+          f"device {config.device['name']}; {n_trials} more.", file=sys.stderr)
     _setup_tensorflow()
-    return _run_search(study, config, dataset, args.name, storage, args.trials, args.timeout, args.jobs)
+    return _run_search(study, config, dataset, args.name, storage, n_trials, args.timeout, args.jobs,
+                       takes_over=debts)
 
 
 # ---------------------------------------------------------------- report / show / export
@@ -257,12 +310,17 @@ def _open(args):
 
 
 def cmd_report(args) -> int:
-    from nas.report import write_report
-    from nas.results import study_rows
+    from nas.report import PngError, write_report
 
     study, config, _ = _open(args)
-    path = write_report(study_rows(study), config.to_dict(), _reports_dir(args.name))
+    out = _reports_dir(args.name)
+    try:
+        path = write_report(study, config, out, png=args.png)
+    except PngError as exc:
+        raise UsageError(f"{exc} (the HTML report was written to {out / 'index.html'})") from None
     print(path)
+    if args.png:
+        print(f"PNG figures: {', '.join(sorted(p.name for p in out.glob('*.png')))}")
     return 0
 
 
@@ -518,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")
-    s.add_argument("--trials", type=_positive(int), default=50)
+    s.add_argument("--trials", type=_positive(int), help="trials to run (default 50; with --timeout, no limit)")
     s.add_argument("--timeout", type=_positive(float), help="stop starting trials after SECONDS")
     s.add_argument("--jobs", type=_positive(int), default=1, help="worker processes on the study (default 1)")
     s.add_argument("--no-multi-fidelity", action="store_true",
@@ -545,13 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("resume", help="continue a study with its stored configuration")
     r.add_argument("name")
-    r.add_argument("--trials", type=_positive(int), default=10)
+    r.add_argument("--trials", type=_positive(int),
+                   help="trials to add (default: what the last search asked for and did not finish, else 10)")
     r.add_argument("--timeout", type=_positive(float))
     r.add_argument("--jobs", type=_positive(int), default=1)
     r.add_argument("--storage")
     r.set_defaults(func=cmd_resume)
 
-    for cmd, func, helptext in (("report", cmd_report, "write reports/NAME/pareto.html"),
+    for cmd, func, helptext in (("report", cmd_report, "write reports/NAME/index.html"),
                                 ("show", cmd_show, "print the front (or every trial with --json)"),
                                 ("export", cmd_export, "write models of a study under reports/NAME/models"),
                                 ("verify", cmd_verify, "re-check a student against its teacher (mlp space)")):
@@ -561,6 +620,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.set_defaults(func=func)
         if cmd == "show":
             c.add_argument("--json", action="store_true")
+        if cmd == "report":
+            c.add_argument("--png", action="store_true", help="also write PNGs of the figures (kaleido + chromium)")
         if cmd == "verify":
             c.add_argument("--trial", type=int, required=True)
             c.add_argument("--rtol", type=float, help="default: the study's")
@@ -603,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=Warning, module="optuna")
     logging.getLogger("optuna").setLevel(logging.WARNING)
     try:
+        from nas.process import stop_on_sigterm
+
+        stop_on_sigterm()
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UsageError, StudyError, ValueError) as exc:

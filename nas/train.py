@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas.process import raise_if_stop_requested
+
 BATCH_SIZE = 32
 LEARNING_RATE = 3e-3
 PATIENCE = 5  # epochs without validation-loss improvement before stopping
@@ -62,6 +64,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
+        _StopWhenAsked(),
     ]
     if time_limit_s:
         callbacks.append(_Deadline(start + time_limit_s))
@@ -93,6 +96,13 @@ class _Deadline(_deadline_callback_base()):  # type: ignore[misc]
     def on_epoch_end(self, epoch, logs=None):
         if time.monotonic() > self.deadline:
             self.model.stop_training = True
+
+
+class _StopWhenAsked(_deadline_callback_base()):  # type: ignore[misc]
+    """A SIGTERM whose KeyboardInterrupt was swallowed still stops training within one batch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_stop_requested()
 
 
 class _Rung(_deadline_callback_base()):  # type: ignore[misc]

@@ -1,0 +1,78 @@
+"""Memory over a long study: a search of --trials trials with worker processes recycled every 25 trials
+(as shipped). Every trial records its worker's pid and resident memory (VmRSS) when it ends; this
+prints, per worker process, its trials, first and last RSS and growth per trained trial (least
+squares), then the largest RSS of the study against what one process that never restarts would have
+reached (its first RSS + the median growth per trained trial x all trained trials).
+
+Run: python benchmarks/memory_growth.py [--trials 200] [--epochs 5] [--data FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--data", help="data file (default: the built-in light curves)")
+    parser.add_argument("--keep", help="folder to keep the study in (default: a temporary one)")
+    args = parser.parse_args()
+
+    import numpy as np
+    import optuna
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(Path(args.keep).resolve()) if args.keep else scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{tmp}/mem.db"
+        cmd = [sys.executable, "-m", "nas", "search", "--study", "mem", "--storage", storage,
+               "--artifacts", f"{tmp}/art", "--trials", str(args.trials), "--epochs", str(args.epochs), "--jobs", "1"]
+        if args.data:
+            cmd += ["--data", str(Path(args.data).resolve())]
+        print(" ".join(cmd[2:]), flush=True)
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        wall = time.monotonic() - start
+        if proc.returncode != 0:
+            sys.exit(f"search failed: {proc.stderr.strip().splitlines()[-3:]}")
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        trials = optuna.load_study(study_name="mem", storage=storage).trials
+
+    by_pid: dict[int, list] = {}
+    for t in trials:
+        if "worker" in t.user_attrs and "worker_rss_mib" in t.user_attrs:
+            by_pid.setdefault(t.user_attrs["worker"]["pid"], []).append(t)
+    print(f"\n{len(trials)} trials in {wall:.0f} s, {len(by_pid)} worker processes (recycled every 25 trials)")
+    print(f"{'worker pid':>10} {'trials':>6} {'trained':>7} {'first RSS MiB':>13} {'last RSS MiB':>12} "
+          f"{'MiB / trained trial':>19}")
+    slopes, firsts, peak = [], [], 0.0
+    for pid, ts in by_pid.items():
+        rss = [t.user_attrs["worker_rss_mib"] for t in ts]
+        trained = np.cumsum([bool(t.user_attrs.get("trained") or t.user_attrs.get("screened_out")) for t in ts])
+        slope = float(np.polyfit(trained, rss, 1)[0]) if trained[-1] >= 3 else float("nan")
+        if slope == slope:
+            slopes.append(slope)
+        firsts.append(rss[0])
+        peak = max(peak, max(rss))
+        print(f"{pid:>10} {len(ts):>6} {int(trained[-1]):>7} {rss[0]:>13.0f} {rss[-1]:>12.0f} {slope:>19.2f}")
+    n_trained = sum(bool(t.user_attrs.get("trained") or t.user_attrs.get("screened_out")) for t in trials)
+    growth = statistics.median(slopes) if slopes else float("nan")
+    print(f"\nlargest worker RSS over the study: {peak:.0f} MiB")
+    print(f"growth within a worker: median {growth:.2f} MiB per trained trial; a single process that never "
+          f"restarted would reach about {statistics.median(firsts) + growth * n_trained:.0f} MiB after "
+          f"{n_trained} trained trials")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Studies survive: a worker killed with SIGKILL mid-training, SIGTERM, and trials that fail."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from nas.cli import main
+
+pytestmark = pytest.mark.slow
+GRACE_S = 12  # heartbeat grace for these tests (production default 60 s; NAS_GRACE_S)
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    from nas.lightcurves import generate
+
+    x, y = generate(per_class=10, seed=5, length=128)
+    np.savez(tmp_path / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    return tmp_path
+
+
+def _load(root, name):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{root}/studies/{name}.db")
+
+
+def _start(root, *argv):
+    env = {**os.environ, "NAS_GRACE_S": str(GRACE_S), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "nas", *argv], cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float = 240):
+    """Block until a trial is being trained (passed its budget check, not yet trained) and at least
+    `after_finished` trials are finished; returns that trial's number."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"search ended early: {proc.stderr.read()[-500:]}"
+        if (root / "studies" / f"{name}.db").exists():
+            try:
+                trials = _load(root, name).get_trials(deepcopy=False)
+            except Exception:  # the study is being created
+                trials = []
+            finished = sum(t.state.is_finished() for t in trials)
+            for t in trials:
+                if (t.state.name == "RUNNING" and "estimate" in t.user_attrs and "trained" not in t.user_attrs
+                        and finished >= after_finished):
+                    return t.number
+        time.sleep(0.2)
+    raise AssertionError("no trial reached training in time")
+
+
+SEARCH = ["search", "--data", "tiny.npz", "--trials", "6", "--epochs", "40", "--max-latency-ms", "8",
+          "--no-multi-fidelity"]
+
+
+def test_kill_9_mid_training_then_resume_retries_it(tiny):
+    proc = _start(tiny, *SEARCH, "--study", "k")
+    victim = _wait_for_training(tiny, "k", proc)
+    before = {t.number: (t.state.name, t.values) for t in _load(tiny, "k").trials if t.state.is_finished()}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _load(tiny, "k").trials[victim].state.name == "RUNNING"  # nobody said it ended
+    time.sleep(GRACE_S + 2)  # its heartbeat is now stale
+
+    resumed = _start(tiny, "resume", "k")  # no --trials: finishes what the search asked for
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-800:]
+    study = _load(tiny, "k")
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(len(trials)))  # numbered without gaps or duplicates
+    for n, (state, values) in before.items():  # every finished trial is still there, unchanged
+        assert (trials[n].state.name, trials[n].values) == (state, values)
+    assert trials[victim].state.name == "FAIL"
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim]
+    assert len(retries) == 1 and retries[0].params == trials[victim].params
+    assert retries[0].state.name in ("COMPLETE", "PRUNED")
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 6
+
+
+def test_sigterm_stops_cleanly_and_resume_tries_the_trial_again(tiny):
+    proc = _start(tiny, *SEARCH, "--study", "t")
+    victim = _wait_for_training(tiny, "t", proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Resume with: nas resume t" in err and "Traceback" not in err
+    trials = _load(tiny, "t").trials
+    assert trials[victim].state.name == "FAIL"
+    assert trials[victim].user_attrs["fail_reason"].startswith("interrupted")
+
+    resumed = _start(tiny, "resume", "t")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-800:]
+    assert f"interrupted trial(s) {victim}" in err
+    trials = _load(tiny, "t").trials
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == victim]
+    assert len(retry) == 1 and retry[0].params == trials[victim].params
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 6
+
+
+def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkeypatch, capsys):
+    """NaN loss, an exception in training, a converter rejection and a time limit: each trial fails
+    with its reason, and the search still reaches the number of finished trials it was asked for."""
+    import nas.objective as objective
+    from nas.quantize import ConversionError
+    from nas.train import TrainingError
+
+    real_train, real_convert = objective.train, objective.to_int8_tflite
+    calls = {"train": 0, "convert": 0}
+
+    def train(*args, **kwargs):
+        calls["train"] += 1
+        if calls["train"] == 1:
+            raise TrainingError("training loss became NaN or infinite")
+        if calls["train"] == 2:
+            raise MemoryError("out of memory in a kernel")
+        if calls["train"] == 4:
+            return real_train(*args, **{**kwargs, "time_limit_s": 1e-6})
+        return real_train(*args, **kwargs)
+
+    def convert(*args, **kwargs):
+        calls["convert"] += 1
+        if calls["convert"] == 1:
+            raise ConversionError("the converter rejected the model: unsupported op")
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "train", train)
+    monkeypatch.setattr(objective, "to_int8_tflite", convert)
+    monkeypatch.chdir(tiny)
+    assert main(["search", "--data", "tiny.npz", "--study", "f", "--trials", "6", "--epochs", "2",
+                 "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
+    trials = _load(tiny, "f").trials
+    reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
+    assert any("NaN" in r for r in reasons)
+    assert any("MemoryError: out of memory" in r for r in reasons)
+    assert any("converter rejected" in r for r in reasons)
+    assert any("time limit" in r for r in reasons)
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 6
+    err = capsys.readouterr().err
+    assert "failed: training loss became NaN" in err
+
+
+def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
+    """--jobs 4 on the default SQLite storage: the study is created before the workers start, each
+    worker reopens it; the trials asked for all finish, numbered without gaps or duplicates."""
+    monkeypatch.chdir(tiny)
+    assert main(["search", "--data", "tiny.npz", "--study", "j", "--trials", "8", "--epochs", "2", "--jobs", "4",
+                 "--max-latency-ms", "5"]) == 0
+    trials = _load(tiny, "j").trials
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 8
+    pids = {t.user_attrs["worker"]["pid"] for t in trials if "worker" in t.user_attrs}
+    assert len(pids) >= 2 and os.getpid() not in pids  # ran in worker processes
+    assert "[w" in capfd.readouterr().err  # progress lines name the worker (printed by the worker processes)
