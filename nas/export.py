@@ -31,9 +31,12 @@ def _download(study, config: RunConfig, trial, kind: str, dest: Path) -> Path:
     return dest
 
 
-def load_tflite(study, config: RunConfig, trial) -> bytes:
+def load_tflite(study, config: RunConfig, trial, fmt: str | None = None) -> bytes:
+    """The trial's shipped .tflite, or its `fmt` one (mlp candidates ship int8 and float32)."""
+    ids = trial.user_attrs.get("artifacts") or {}
+    kind = f"tflite_{fmt}" if fmt and f"tflite_{fmt}" in ids else "tflite"
     with tempfile.TemporaryDirectory() as tmp:
-        return _download(study, config, trial, "tflite", Path(tmp) / "m.tflite").read_bytes()
+        return _download(study, config, trial, kind, Path(tmp) / "m.tflite").read_bytes()
 
 
 def c_header(tflite: bytes, arena_bytes: int, *, comment: str) -> str:

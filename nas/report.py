@@ -1,10 +1,22 @@
-"""The Pareto report: data computed first (tested), drawn second with plotly (self-contained HTML)."""
+"""The study report, `reports/NAME/index.html`: data computed first (`report_data`, tested), drawn
+second with plotly into one self-contained page (plotly.js inlined once; opens offline).
+
+Sections: the Pareto front with rejected candidates by budget broken; trade-offs against arena and
+latency; hypervolume over trials; parameter importances; the feasibility matrix of the front's models
+on every known board; per-operator latency and arena of each front model; configuration and counts.
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import time
+from datetime import datetime
 from pathlib import Path
 
-from nas.results import counts, pareto_front
+from nas.results import counts, hypervolume_by_trial, pareto_front, study_rows
+
+MAX_LAYER_MODELS = 8  # layer-cost charts for at most this many front models (the smallest first)
 
 
 def pareto_data(rows: list[dict], config: dict) -> dict:
@@ -91,8 +103,327 @@ def pareto_figure(rows: list[dict], config: dict):
     return fig
 
 
-def write_report(rows: list[dict], config: dict, out_dir: Path) -> Path:
+# ---------------------------------------------------------------- the data
+def _timing(study) -> dict:
+    trials = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials
+               if t.datetime_start and t.datetime_complete)
+    train = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
+    return {"first_start": min(starts).isoformat(timespec="seconds") if starts else None,
+            "last_end": max(ends).isoformat(timespec="seconds") if ends else None,
+            "span_s": round((max(ends) - min(starts)).total_seconds(), 1) if starts and ends else 0.0,
+            "trial_seconds_total": round(busy, 1), "training_seconds_total": round(train, 1)}
+
+
+def _importances(study) -> dict:
+    """Importance of each parameter for the score (objective 0), where Optuna can compute it."""
+    import optuna
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    if len(done) < 4:
+        return {"unavailable": f"{len(done)} complete trials; importances need at least 4"}
+    try:
+        values = optuna.importance.get_param_importances(
+            # PED-ANOVA rates what makes the target low: negate the score, which is maximised
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), target=lambda t: -t.values[0],
+            normalize=True)
+    except (RuntimeError, ValueError) as exc:
+        return {"unavailable": str(exc).splitlines()[0][:200]}
+    if not values:
+        return {"unavailable": "no parameter was sampled in every complete trial"}
+    return {"params": {k: round(float(v), 4) for k, v in values.items()},
+            "method": "PED-ANOVA on the score of complete trials (parameters present in all of them)"}
+
+
+def _front_models(study, config, rows: list[dict]) -> list[dict]:
+    """Each front point with its converted graph (read from the study's artifacts)."""
+    from cost_models.tflite_reader import read_tflite
+    from nas.export import ExportError, load_tflite
+
+    models = []
+    for r in sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"]):
+        try:
+            tflite = load_tflite(study, config, study.trials[r["number"]], r["format"])
+        except ExportError as exc:
+            models.append({"row": r, "missing": str(exc)})
+            continue
+        models.append({"row": r, "graph": read_tflite(tflite), "flash_bytes": len(tflite)})
+    return models
+
+
+def feasibility_matrix(models: list[dict], budget, study_device) -> dict:
+    """Each front model x each known board (and the study's own): fits the budget and the board, with
+    the latency and RAM headroom left under the budget (negative: over by that much)."""
+    from cost_models import DEVICES
+    from cost_models.breakdown import verdicts
+
+    devices = list(DEVICES.values())
+    if study_device.name not in DEVICES:
+        devices.append(study_device)
+    out = []
+    for m in models:
+        if "graph" not in m:
+            continue
+        cells = []
+        for v in verdicts(m["graph"], devices, budget, m["flash_bytes"]):
+            cells.append({"device": v["device"], "fits": v["fits"], "over": v["over_budget"],
+                          "latency_ms": round(v["latency_ms"], 3),
+                          "latency_headroom_ms": round(budget.max_latency_ms - v["latency_ms"], 3),
+                          "ram_bytes": v["ram_bytes"], "ram_headroom_bytes": budget.max_ram_bytes - v["ram_bytes"],
+                          "arena_bytes": v["arena_bytes"]})
+        out.append({"trial": m["row"]["number"], "format": m["row"]["format"], "cells": cells})
+    return {"devices": [d.name for d in devices], "models": out}
+
+
+def layer_costs(models: list[dict], device) -> list[dict]:
+    from cost_models.breakdown import op_table
+
+    out = []
+    for m in models[:MAX_LAYER_MODELS]:
+        if "graph" not in m:
+            continue
+        ops = op_table(m["graph"], device)
+        out.append({"trial": m["row"]["number"], "format": m["row"]["format"], "device": device.name,
+                    "ops": [{"index": o["index"], "op": o["op"], "ms": round(o["ms"], 4),
+                             "arena_live_bytes": o["arena_live_bytes"], "scratch_bytes": o["scratch_bytes"],
+                             "macs": o["macs"], "weight_bytes": o["weight_bytes"]} for o in ops]})
+    return out
+
+
+def report_data(study, config) -> dict:
+    """Everything the report shows, as plain data (tests assert on this)."""
+    from cost_models import Budget
+    from cost_models.device import device_from_dict
+
+    conf = config.to_dict()
+    rows = study_rows(study)
+    budget = Budget(**config.budget)
+    device = device_from_dict(config.device, "study configuration")
+    models = _front_models(study, config, rows)
+    tradeoffs = [{"trial": r["number"], "format": r["format"], "score": r["score"], "flash_bytes": r["flash_bytes"],
+                  "arena_bytes": r["arena_bytes"], "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
+                  "median_abs_error": r["median_abs_error"], "on_front": r["on_front"], "feasible": r["feasible"]}
+                 for r in rows if r["state"] == "complete" and r["score"] is not None]
+    return {
+        "study": study.study_name,
+        "generated": datetime.now().isoformat(timespec="seconds"),
+        "config": {k: conf[k] for k in ("space", "space_version", "device", "budget", "seed", "epochs",
+                                        "sampler", "trial_time_limit_s") if k in conf}
+        | {"objective": conf.get("extra", {}).get("objective", {})},
+        "data": conf["data"],
+        "counts": counts(rows),
+        "timing": _timing(study),
+        "pareto": pareto_data(rows, conf),
+        "tradeoffs": tradeoffs,
+        "hypervolume": {"reference": {"score": 0.0, "flash_bytes": budget.max_flash_bytes},
+                        "by_trial": hypervolume_by_trial(rows, budget.max_flash_bytes)},
+        "importances": _importances(study),
+        "feasibility": feasibility_matrix(models, budget, device),
+        "layers": layer_costs(models, device),
+        "missing_models": [{"trial": m["row"]["number"], "reason": m["missing"]} for m in models if "missing" in m],
+        "students": config.space == "mlp",
+    }
+
+
+# ---------------------------------------------------------------- the figures
+def tradeoff_figure(data: dict):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("against RAM (arena + persistent)", "against latency"))
+    budget = data["config"]["budget"]
+    for col, key, limit in ((1, "ram_bytes", budget["max_ram_bytes"]), (2, "latency_ms", budget["max_latency_ms"])):
+        for on_front, colour, name in ((False, "#b0b0b0", "trained"), (True, "#1f77b4", "on the flash front")):
+            pts = [p for p in data["tradeoffs"] if p["on_front"] == on_front]
+            fig.add_trace(go.Scatter(x=[p[key] for p in pts], y=[p["score"] for p in pts], mode="markers",
+                                     name=name, showlegend=col == 1, marker={"color": colour, "size": 9},
+                                     hovertext=[f"trial {p['trial']} ({p['format']})" for p in pts],
+                                     hoverinfo="text+x+y"), row=1, col=col)
+        fig.add_vline(x=limit, line_dash="dash", line_color=BUDGET_COLOURS["ram" if col == 1 else "latency"],
+                      row=1, col=col)
+    fig.update_xaxes(title_text="RAM bytes", row=1, col=1)
+    fig.update_xaxes(title_text="latency ms (cost model)", row=1, col=2)
+    fig.update_yaxes(title_text=data["pareto"]["score"], row=1, col=1)
+    fig.update_layout(title="Trade-offs", height=420, template="plotly_white")
+    return fig
+
+
+def hypervolume_figure(data: dict):
+    import plotly.graph_objects as go
+
+    curve = data["hypervolume"]["by_trial"]
+    ref = data["hypervolume"]["reference"]
+    fig = go.Figure(go.Scatter(x=[n for n, _ in curve], y=[h for _, h in curve], mode="lines", line={"shape": "hv"}))
+    fig.update_layout(title=f"Hypervolume of the feasible front over trials (reference: score 0, "
+                            f"{ref['flash_bytes']} B flash; share of that box)",
+                      xaxis_title="trial", yaxis_title="hypervolume", height=340, template="plotly_white")
+    return fig
+
+
+def importance_figure(data: dict):
+    import plotly.graph_objects as go
+
+    imp = data["importances"]
+    if "params" not in imp:
+        return None
+    items = sorted(imp["params"].items(), key=lambda kv: kv[1])
+    fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h"))
+    fig.update_layout(title=f"Parameter importances for the score ({imp['method']})", height=120 + 22 * len(items),
+                      template="plotly_white", xaxis_title="importance (sums to 1)")
+    return fig
+
+
+def feasibility_figure(data: dict):
+    import plotly.graph_objects as go
+
+    feas = data["feasibility"]
+    if not feas["models"]:
+        return None
+    labels = [f"#{m['trial']} {m['format']}" for m in feas["models"]]
+    z = [[1 if c["fits"] else 0 for c in m["cells"]] for m in feas["models"]]
+    text = [[("fits" if c["fits"] else "over " + ", ".join(c["over"] or ["board"]))
+             + f"<br>{c['latency_ms']:.2f} ms ({c['latency_headroom_ms']:+.2f})"
+             + f"<br>{c['ram_bytes'] / 1024:.1f} KB ({c['ram_headroom_bytes'] / 1024:+.1f})" for c in m["cells"]]
+            for m in feas["models"]]
+    fig = go.Figure(go.Heatmap(z=z, x=feas["devices"], y=labels, text=text, texttemplate="%{text}",
+                               colorscale=[[0, "#f4b6b6"], [1, "#b6e3b6"]], zmin=0, zmax=1, showscale=False,
+                               hoverinfo="text"))
+    fig.update_layout(title="Feasibility: front models on every board (latency and RAM, headroom under the budget)",
+                      height=160 + 70 * len(labels), template="plotly_white", yaxis={"autorange": "reversed"})
+    return fig
+
+
+def layer_figure(data: dict):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    layers = data["layers"]
+    if not layers:
+        return None
+    titles = []
+    for m in layers:
+        titles += [f"#{m['trial']} {m['format']}: latency by operator on {m['device']}", "arena live bytes"]
+    fig = make_subplots(rows=len(layers), cols=2, subplot_titles=titles, vertical_spacing=0.3 / len(layers))
+    for i, m in enumerate(layers, start=1):
+        names = [f"{o['index']} {o['op']}" for o in m["ops"]]
+        fig.add_trace(go.Bar(x=names, y=[o["ms"] for o in m["ops"]], marker_color="#ff7f0e", showlegend=False,
+                             hovertext=[f"{o['macs']} MACs, {o['weight_bytes']} B weights" for o in m["ops"]]),
+                      row=i, col=1)
+        fig.add_trace(go.Bar(x=names, y=[o["arena_live_bytes"] for o in m["ops"]], marker_color="#9467bd",
+                             showlegend=False,
+                             hovertext=[f"of which scratch {o['scratch_bytes']} B" for o in m["ops"]]), row=i, col=2)
+    fig.update_layout(title="Layer costs of the front's models (cost models; what to change to save time or RAM)",
+                      height=300 * len(layers), template="plotly_white")
+    return fig
+
+
+def _table(rows: list[list], head: list[str]) -> str:
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>")
+
+
+def _summary_html(data: dict) -> str:
+    c, t, conf = data["counts"], data["timing"], data["config"]
+    budget = conf["budget"]
+    front = sorted((p for p in data["tradeoffs"] if p["on_front"]), key=lambda p: p["flash_bytes"])
+    return "".join([
+        f"<h1>Study {html.escape(data['study'])}</h1>",
+        f"<p>Space <b>{html.escape(conf['space'])}</b> v{conf['space_version']} on <b>"
+        f"{html.escape(conf['device'].get('title', conf['device']['name']))}</b>; budget "
+        f"{budget['max_flash_bytes'] // 1024} KB flash, {budget['max_ram_bytes'] // 1024} KB RAM, "
+        f"{budget['max_latency_ms']} ms. Sampler {html.escape(conf.get('sampler', 'tpe'))}, seed {conf['seed']}, "
+        f"{conf['epochs']} epochs. Generated {data['generated']}.</p>",
+        _table([[c["trials"], c["trained"], c["pruned_before_training"], c.get("screened_out", 0), c["failed"],
+                 c["running"], f"{t['span_s']:.0f} s", f"{t['training_seconds_total']:.0f} s"]],
+               ["trials", "trained", "rejected before training", "screened out", "failed", "running",
+                "wall time (first start to last end)", "training time (sum)"]),
+        "<h2>Data</h2>",
+        _table([[k, json.dumps(v) if isinstance(v, list | dict) else v] for k, v in data["data"].items()
+                if k != "columns"], ["field", "value"]),
+        "<h2>Front</h2>",
+        _table([[p["trial"], p["format"], f"{p['score']:.3f}", p["flash_bytes"], p["ram_bytes"],
+                 f"{p['latency_ms']:.2f}"] for p in front],
+               ["trial", "format", data["pareto"]["score"], "flash B", "RAM B", "latency ms"]),
+        "".join(f"<p class='warn'>trial {m['trial']}: {html.escape(m['reason'])}</p>" for m in data["missing_models"]),
+        "" if "params" in data["importances"] else
+        f"<p>Parameter importances: {html.escape(data['importances']['unavailable'])}.</p>",
+    ])
+
+
+STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222}"
+         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+         "font-size:13px;text-align:left}.warn{color:#b00}")
+
+
+def figures(data: dict, rows: list[dict], config: dict) -> dict:
+    figs = {"pareto": pareto_figure(rows, config), "tradeoffs": tradeoff_figure(data),
+            "hypervolume": hypervolume_figure(data), "importances": importance_figure(data),
+            "feasibility": feasibility_figure(data), "layers": layer_figure(data)}
+    return {k: f for k, f in figs.items() if f is not None}
+
+
+def write_report(study, config, out_dir: Path, png: bool = False) -> Path:
+    """Write out_dir/index.html (and the figures as PNG with `png`); returns the page's path."""
+    data = report_data(study, config)
+    rows = study_rows(study)
+    figs = figures(data, rows, config.to_dict())
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas: {html.escape(data['study'])}"
+             f"</title><style>{STYLE}</style></head><body>", _summary_html(data)]
+    for i, (name, fig) in enumerate(figs.items()):
+        parts.append(f"<section id='{name}'>"
+                     + fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=f"fig-{name}") + "</section>")
+    parts.append(f"<script type='application/json' id='report-data'>{html.escape(json.dumps(data, default=str))}"
+                 "</script></body></html>")
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "pareto.html"
-    pareto_figure(rows, config).write_html(path, include_plotlyjs=True, full_html=True)
+    path = out_dir / "index.html"
+    tmp = out_dir / ".index.html.tmp"
+    tmp.write_text("".join(parts), encoding="utf-8")
+    tmp.replace(path)  # a reader (or a refresh during search) never sees half a page
+    if png:
+        write_pngs(figs, out_dir)
     return path
+
+
+class PngError(RuntimeError):
+    """Static images need kaleido and a Chrome binary; the message says what to install."""
+
+
+def write_pngs(figs: dict, out_dir: Path) -> list[Path]:
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise PngError("PNG export needs kaleido: pip install 'mcu-nas[png]' (and Debian's chromium)") from None
+    paths = []
+    for name, fig in figs.items():
+        path = out_dir / f"{name}.png"
+        try:
+            fig.write_image(path, width=1100, height=fig.layout.height or 500)
+        except Exception as exc:  # kaleido raises its own types when no browser is found
+            raise PngError(f"PNG export found no Chrome/Chromium ({type(exc).__name__}); install one, "
+                           "e.g. `apt-get install chromium`") from None
+        paths.append(path)
+    return paths
+
+
+class Refresher:
+    """Rewrites the report at most every `interval` seconds during a long search (called per trial)."""
+
+    def __init__(self, name: str, storage: str, out_dir: Path, interval: float = 300.0) -> None:
+        self.name, self.storage, self.out_dir, self.interval = name, storage, out_dir, interval
+        self.last = time.monotonic()
+
+    def __call__(self, *_args) -> None:
+        if time.monotonic() - self.last < self.interval:
+            return
+        self.last = time.monotonic()
+        from nas.study import load
+
+        try:
+            study, config = load(self.name, self.storage)
+            write_report(study, config, self.out_dir)
+        except Exception as exc:  # a report is a convenience; it must never stop a search
+            import logging
+
+            logging.getLogger(__name__).warning("report refresh failed: %s", exc)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def _study(name="e2e"):
 
 def test_infeasible_candidates_are_recorded_and_never_trained(searched):
     study, _ = _study()
-    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    pruned = [t for t in study.trials if t.state.name == "PRUNED" and not t.user_attrs.get("screened_out")]
     assert pruned, "the budget was chosen so that some candidates are over it"
     for t in pruned:
         assert t.user_attrs["trained"] is False and t.user_attrs["feasible"] is False
@@ -76,19 +78,52 @@ def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
     assert len(_study()[0].trials) == before + 3
 
 
-def test_report_holds_the_front(searched, monkeypatch):
-    from nas.report import pareto_data
-    from nas.results import study_rows
+def test_report_data_agrees_with_the_study(searched, monkeypatch):
+    from cost_models import DEVICES
+    from nas.report import report_data
+    from nas.results import hypervolume
 
     monkeypatch.chdir(searched)
     assert main(["report", "e2e"]) == 0
-    html = (searched / "reports" / "e2e" / "pareto.html").read_text()
+    page = (searched / "reports" / "e2e" / "index.html").read_text()
     study, config = _study()
-    data = pareto_data(study_rows(study), config.to_dict())
-    assert data["front"], "at least one trained model within the budget"
-    for point in data["front"]:
-        assert f"#{point['trial']}" in html
-    assert "Pareto front" in html and "over latency budget" in html
+    data = report_data(study, config)
+    front = data["pareto"]["front"]
+    assert front, "at least one trained model within the budget"
+    for point in front:
+        assert f"#{point['trial']}" in page
+    assert "Pareto front" in page and "over latency budget" in page
+    # opens offline: plotly.js is inlined, nothing is fetched (its bundle names a CDN only as a topojson default)
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="?https?:', page) and "<script src=" not in page
+    # counts are the study's trials by state
+    states = [t.state.name for t in study.trials]
+    c = data["counts"]
+    assert c["trials"] == len(states) and c["failed"] == states.count("FAIL")
+    assert c["pruned_before_training"] + c["screened_out"] == states.count("PRUNED")
+    # the hypervolume curve never falls and ends at the front's hypervolume
+    curve = [h for _, h in data["hypervolume"]["by_trial"]]
+    assert len(curve) == len(states) and all(b >= a for a, b in zip(curve, curve[1:], strict=False))
+    assert curve[-1] == pytest.approx(hypervolume([(p["score"], p["flash_bytes"]) for p in front],
+                                                  config.budget["max_flash_bytes"]))
+    # feasibility: every front model on every board, verdicts consistent with the headroom shown
+    assert data["feasibility"]["devices"] == list(DEVICES)
+    assert {m["trial"] for m in data["feasibility"]["models"]} == {p["trial"] for p in front}
+    for m in data["feasibility"]["models"]:
+        assert [cell["device"] for cell in m["cells"]] == list(DEVICES)
+        for cell in m["cells"]:
+            if cell["latency_headroom_ms"] < 0 or cell["ram_headroom_bytes"] < 0:
+                assert not cell["fits"]
+    # the study's device: the matrix agrees with what the search recorded after conversion
+    home = {m["trial"]: m["cells"][list(DEVICES).index("nano33")] for m in data["feasibility"]["models"]}
+    for t, cell in home.items():
+        assert cell["fits"] and cell["ram_bytes"] == study.trials[t].user_attrs["cost"]["ram_bytes"]
+    # layer costs: per-operator latency sums to the model's latency less the fixed invoke overhead
+    for layer in data["layers"]:
+        total = study.trials[layer["trial"]].user_attrs["cost"]["latency_ms"]
+        ops_ms = sum(o["ms"] for o in layer["ops"])
+        assert 0 < ops_ms <= total + 1e-6
+        assert max(o["arena_live_bytes"] for o in layer["ops"]) <= study.trials[layer["trial"]].user_attrs[
+            "cost"]["arena_bytes"]
 
 
 def test_show_json_lists_every_trial(searched, monkeypatch, capsys):
@@ -132,24 +167,141 @@ def test_exported_model_runs_in_tflm_within_the_header_arena(searched, monkeypat
         assert set(card["latency_ms_by_device"]) == {"nano33", "esp32", "pico", "stm32f4", "rpizero"}
 
 
-@pytest.mark.parametrize("argv, words", [
+@pytest.fixture(scope="module")
+def bad_inputs(searched):
+    """Files for the bad-input table, beside the searched study."""
+    import keras
+
+    root = searched
+    x = np.random.default_rng(0).normal(size=(20, 32))
+    y = np.array(["a", "b"] * 10)
+    (root / "bad.npz").write_text("not numpy")
+    nan = x.copy()
+    nan[3, 4] = np.nan
+    np.savez(root / "nan.npz", x_train=nan, y_train=y, x_test=x, y_test=y)
+    np.savez(root / "inf.npz", x_train=x, y_train=y, x_test=np.full_like(x, np.inf), y_test=y)
+    np.savez(root / "mismatch.npz", x_train=x, y_train=y[:15], x_test=x, y_test=y)
+    np.savez(root / "oneclass.npz", x_train=x, y_train=np.array(["a"] * 20), x_test=x, y_test=y)
+    np.savez(root / "empty.npz", x_train=np.zeros((20, 0)), y_train=y, x_test=np.zeros((20, 0)), y_test=y)
+    np.savez(root / "rows.npz", x=np.random.default_rng(1).normal(size=(50, 5)))
+    (root / "notmodel.keras").write_text("not a model")
+    inp = keras.Input((3,))
+    keras.Model(inp, keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(inp))).save(root / "narrow.keras")
+    inp = keras.Input((5,))
+    keras.Model(inp, keras.layers.Dense(2)(keras.layers.Lambda(lambda t: t * 2)(inp))).save(root / "lambda.keras")
+    (root / "halfboard.toml").write_text('name = "half"\ncore = "cortex-m4"\n')
+    (root / "negboard.toml").write_text('name = "neg"\ntitle = "n"\ncore = "cortex-m4"\nkernels = "cmsis-nn"\n'
+                                        "clock_hz = -64000000\nsram_bytes = 262144\nflash_bytes = 1048576\n")
+    (root / "studies" / "corrupt.db").write_bytes(b"this is not a database at all" * 40)
+    (root / "elsewhere").mkdir(exist_ok=True)
+    (root / "elsewhere" / "reports").write_text("a file where the reports folder should be")
+    return root
+
+
+def _pruned_trial() -> int:
+    return next(t.number for t in _study()[0].trials if t.state.name == "PRUNED")
+
+
+BAD_INPUTS = [
     (["search", "--device", "arduino-uno"], "unknown device 'arduino-uno'"),
     (["search", "--space", "transformer"], "unknown space 'transformer'"),
     (["search", "--data", "nope.npz"], "does not exist"),
     (["search", "--data", "bad.npz"], "not a NumPy .npz"),
-    (["search", "--trials", "0"], "must be greater than 0"),
+    (["search", "--data", "nan.npz"], "NaN or infinite"),
+    (["search", "--data", "inf.npz"], "NaN or infinite"),
+    (["search", "--data", "mismatch.npz"], "x_train has 20 series but y_train has 15 labels"),
+    (["search", "--data", "oneclass.npz"], "single class"),
+    (["search", "--data", "empty.npz"], "length 0"),
+    (["search", "--space", "mlp", "--teacher", "notmodel.keras", "--data", "rows.npz"], "not a loadable Keras model"),
+    (["search", "--space", "mlp", "--teacher", "narrow.keras", "--data", "rows.npz"], "takes 3 inputs per row"),
+    (["search", "--space", "mlp", "--teacher", "lambda.keras", "--data", "rows.npz"], "Lambda layers are refused"),
+    (["search", "--max-ram-kb", "0"], "must be greater than 0"),
     (["search", "--max-flash-kb", "-1"], "must be greater than 0"),
+    (["search", "--max-latency-ms", "nan"], "must be greater than 0"),
+    (["search", "--trials", "0"], "must be greater than 0"),
     (["search", "--study", "../evil"], "invalid study name"),
+    (["search", "--study", "a/b"], "invalid study name"),
     (["resume", "missing"], "no study named 'missing'"),
+    (["export", "missing"], "no study named 'missing'"),
     (["export", "e2e", "--trial", "999"], "has no trial 999"),
-])
-def test_user_errors_are_one_line_exit_2(searched, monkeypatch, capsys, argv, words):
-    monkeypatch.chdir(searched)
-    (searched / "bad.npz").write_text("not numpy")
-    before = len(_study()[0].trials)
+    (["export", "e2e", "--trial", "PRUNED"], "was never trained"),
+    (["show", "corrupt"], "not an SQLite database"),
+    (["show", "e2e", "--storage", "postgresql://nas:s3cret-pw@127.0.0.1:9/studies"], "cannot open study storage"),
+    (["report", "e2e", "--storage", "sqlite:///STUDIES/e2e.db", "CWD=elsewhere"], "cannot write reports"),
+    (["search", "--device", "halfboard.toml"], "halfboard.toml"),
+    (["search", "--device", "negboard.toml"], "clock_hz"),
+]
+
+
+@pytest.mark.parametrize("argv, words", BAD_INPUTS, ids=[" ".join(a)[:60] for a, _ in BAD_INPUTS])
+def test_user_errors_are_one_line_exit_2(bad_inputs, monkeypatch, capsys, argv, words):
+    import hashlib
+
+    root = bad_inputs
+    db = root / "studies" / "e2e.db"
+    argv = [str(_pruned_trial()) if a == "PRUNED" else a.replace("STUDIES", str(root / "studies")) for a in argv]
+    cwd = next((a.split("=", 1)[1] for a in argv if a.startswith("CWD=")), ".")
+    argv = [a for a in argv if not a.startswith("CWD=")]
+    monkeypatch.chdir(root / cwd)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-    assert len(_study()[0].trials) == before  # nothing stored was touched
+    assert len(err.strip().splitlines()) == 1, err
+    assert "s3cret-pw" not in err  # a database password is never printed
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # nothing stored was touched
+
+
+# ---------------------------------------------------------------- the report in a real browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--virtual-time-budget=15000", "--dump-dom"]
+CATCH = ("<script>window.__errors=[];window.addEventListener('error',function(e){window.__errors.push("
+         "String(e.message))});</script>")
+REPORT_ERRORS = ("<script>window.addEventListener('load',function(){setTimeout(function(){var p=document."
+                 "createElement('pre');p.id='js-errors';p.textContent=JSON.stringify(window.__errors);"
+                 "document.body.appendChild(p)},3000)});</script>")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")
+def test_report_renders_every_figure_without_js_errors(searched, tmp_path, monkeypatch):
+    from nas.cli import main
+
+    monkeypatch.chdir(searched)
+    assert main(["report", "e2e"]) == 0
+    page = (searched / "reports" / "e2e" / "index.html").read_text()
+    figures = re.findall(r"<section id='(\w+)'>", page)
+    assert {"pareto", "tradeoffs", "hypervolume", "feasibility", "layers"} <= set(figures)
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("<head>", "<head>" + CATCH, 1).replace("</body>", REPORT_ERRORS + "</body>", 1))
+    profile = tmp_path / "profile"
+    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", probe.as_uri()],
+                         capture_output=True, text=True, timeout=180)
+    dom = out.stdout
+    assert '<pre id="js-errors">[]</pre>' in dom, f"JavaScript errors: {re.findall(r'js-errors.>(.*?)<', dom)}"
+    for name in figures:  # plotly drew an SVG into every figure's div
+        section = dom.split(f'<section id="{name}">', 1)[1].split("</section>", 1)[0]
+        assert 'class="main-svg"' in section, f"figure {name} did not render"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")
+def test_report_png_writes_the_figures(searched, monkeypatch, capsys):
+    pytest.importorskip("kaleido", reason="the png extra (kaleido) is not installed")
+    monkeypatch.chdir(searched)
+    assert main(["report", "e2e", "--png"]) == 0
+    png = searched / "reports" / "e2e" / "pareto.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_report_png_without_kaleido_says_what_to_install(searched, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.chdir(searched)
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # as if it were not installed
+    capsys.readouterr()
+    assert main(["report", "e2e", "--png"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'mcu-nas[png]'" in err and len(err.strip().splitlines()) == 1
+    assert (searched / "reports" / "e2e" / "index.html").exists()  # the HTML report is still written
