@@ -54,6 +54,7 @@ def main() -> None:
             cmd = [sys.executable, "-m", "nas", "search", "--space", "spectral", "--device", args.device,
                    "--data", str(data), "--study", study_name, "--storage", storage,
                    "--artifacts", str(where / f"{study_name}.art"), "--timeout", str(args.minutes * 60),
+                   "--trials", "100000",
                    "--jobs", str(args.jobs), "--epochs", str(args.epochs)]
             print(f"{name}: {' '.join(cmd[2:])}", flush=True)
             start = time.monotonic()
@@ -62,9 +63,10 @@ def main() -> None:
             if proc.returncode != 0:
                 sys.exit(f"{name} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
             study = optuna.load_study(study_name=study_name, storage=storage)
-            rows = [r for r in study_rows(study) if r["shipped"]]
+            every = study_rows(study)
+            rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
-            print(f"\n{name}: {len(rows)} trials in {wall:.0f} s; front (int8, scored in TFLM):")
+            print(f"\n{name}: {len(every)} trials ({len(rows)} trained) in {wall:.0f} s; front (int8, scored in TFLM):")
             print(f"{'trial':>5} {'val':>6} {'test':>6} {'flash KB':>8} {'arena KB':>8} {'ms':>6} {'params':>7}  "
                   "architecture")
             for r in front:
@@ -72,18 +74,18 @@ def main() -> None:
                       f"{r['flash_bytes'] / 1024:>8.1f} {r['arena_bytes'] / 1024:>8.1f} {r['latency_ms']:>6.2f} "
                       f"{r['params_count'] or 0:>7}  {r['architecture']}")
             chosen = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
-            summary.append((name, len(rows), wall, chosen))
+            summary.append((name, f"{len(every)}/{len(rows)}", wall, chosen))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "
           f"dataset, --jobs {args.jobs}, --epochs {args.epochs}; chosen = best int8 validation accuracy on the front.")
-    head = (f"{'dataset':9} {'trials':>6} {'trial':>5} {'params':>7} {'flash KB':>8} {'int8 test %':>11} "
+    head = (f"{'dataset':9} {'trials/trained':>14} {'trial':>5} {'params':>7} {'flash KB':>8} {'int8 test %':>11} "
             f"{'FCN %':>6} {'ResNet %':>8} {'gap to FCN':>10}")
     print(head)
     print("-" * len(head))
     for name, n, _, r in summary:
         test = 100 * r["test_accuracy_int8"]
         fcn, resnet = PUBLISHED[name]["FCN"], PUBLISHED[name]["ResNet"]
-        print(f"{name:9} {n:>6} {r['number']:>5} {r['params_count'] or 0:>7} {r['flash_bytes'] / 1024:>8.1f} "
+        print(f"{name:9} {n:>14} {r['number']:>5} {r['params_count'] or 0:>7} {r['flash_bytes'] / 1024:>8.1f} "
               f"{test:>11.1f} {fcn:>6.1f} {resnet:>8.1f} {test - fcn:>+10.1f}")
 
 

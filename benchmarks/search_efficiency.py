@@ -60,7 +60,8 @@ def main() -> None:
             storage = f"sqlite:///{tmp}/{name}.db"
             cmd = [sys.executable, "-m", "nas", "search", "--space", "spectral", "--device", args.device,
                    "--data", args.data, "--study", name, "--storage", storage, "--artifacts", f"{tmp}/{name}.art",
-                   "--timeout", str(args.minutes * 60), "--jobs", str(args.jobs), "--seed", str(args.seed),
+                   "--timeout", str(args.minutes * 60), "--trials", "100000", "--jobs", str(args.jobs),
+                   "--seed", str(args.seed),
                    *extra]
             print(f"arm {arm} ({label}): {' '.join(cmd[2:])}", flush=True)
             start = time.monotonic()
