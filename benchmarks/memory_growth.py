@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,24 +28,15 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
-    import optuna
+    from common import nas_search  # beside this script
 
     with tempfile.TemporaryDirectory() as scratch:
         tmp = str(Path(args.keep).resolve()) if args.keep else scratch
         Path(tmp).mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{tmp}/mem.db"
-        cmd = [sys.executable, "-m", "nas", "search", "--study", "mem", "--storage", storage,
-               "--artifacts", f"{tmp}/art", "--trials", str(args.trials), "--epochs", str(args.epochs), "--jobs", "1"]
-        if args.data:
-            cmd += ["--data", str(Path(args.data).resolve())]
-        print(" ".join(cmd[2:]), flush=True)
-        start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        wall = time.monotonic() - start
-        if proc.returncode != 0:
-            sys.exit(f"search failed: {proc.stderr.strip().splitlines()[-3:]}")
-        optuna.logging.set_verbosity(optuna.logging.ERROR)
-        trials = optuna.load_study(study_name="mem", storage=storage).trials
+        data = ["--data", str(Path(args.data).resolve())] if args.data else []
+        wall, study = nas_search(Path(tmp), "mem", "--trials", str(args.trials), "--epochs", str(args.epochs),
+                                 "--jobs", "1", *data)
+        trials = study.trials
 
     by_pid: dict[int, list] = {}
     for t in trials:

@@ -14,10 +14,8 @@ Run: python benchmarks/result_quality.py [--minutes 15] [--epochs 60] [--dataset
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +35,7 @@ def main() -> None:
     parser.add_argument("--keep", help="folder to keep the studies in (default: a temporary one)")
     args = parser.parse_args()
 
-    import optuna
+    from common import nas_search  # beside this script
 
     from nas.results import study_rows
 
@@ -49,20 +47,9 @@ def main() -> None:
             data = UCR / f"{name}.npz"
             if not data.exists():
                 sys.exit(f"{data} not found (the UCR sets live in ../shared/data/ucr/)")
-            study_name = f"quality-{name}"
-            storage = f"sqlite:///{where}/{study_name}.db"
-            cmd = [sys.executable, "-m", "nas", "search", "--space", "spectral", "--device", args.device,
-                   "--data", str(data), "--study", study_name, "--storage", storage,
-                   "--artifacts", str(where / f"{study_name}.art"), "--timeout", str(args.minutes * 60),
-                   "--trials", "100000",
-                   "--jobs", str(args.jobs), "--epochs", str(args.epochs)]
-            print(f"{name}: {' '.join(cmd[2:])}", flush=True)
-            start = time.monotonic()
-            proc = subprocess.run(cmd, cwd=where, capture_output=True, text=True)
-            wall = time.monotonic() - start
-            if proc.returncode != 0:
-                sys.exit(f"{name} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-            study = optuna.load_study(study_name=study_name, storage=storage)
+            wall, study = nas_search(where, f"quality-{name}", "--space", "spectral", "--device", args.device,
+                                     "--data", str(data), "--timeout", str(args.minutes * 60), "--trials", "100000",
+                                     "--jobs", str(args.jobs), "--epochs", str(args.epochs), label=name)
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])

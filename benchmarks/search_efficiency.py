@@ -17,10 +17,8 @@ Run: python benchmarks/search_efficiency.py [--data ../shared/data/ucr/OSULeaf.n
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,10 +41,12 @@ def main() -> None:
     parser.add_argument("--arms", default="abcd")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+
+    from common import nas_search  # beside this script
+
     if not Path(args.data).exists():
         sys.exit(f"benchmark data {args.data} not found (the UCR sets live in ../shared/data/ucr/)")
 
-    import optuna
 
     from cost_models import Budget
     from nas.results import counts, hypervolume, study_rows
@@ -56,20 +56,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for arm in args.arms:
             label, extra = ARMS[arm]
-            name = f"eff-{arm}"
-            storage = f"sqlite:///{tmp}/{name}.db"
-            cmd = [sys.executable, "-m", "nas", "search", "--space", "spectral", "--device", args.device,
-                   "--data", args.data, "--study", name, "--storage", storage, "--artifacts", f"{tmp}/{name}.art",
-                   "--timeout", str(args.minutes * 60), "--trials", "100000", "--jobs", str(args.jobs),
-                   "--seed", str(args.seed),
-                   *extra]
-            print(f"arm {arm} ({label}): {' '.join(cmd[2:])}", flush=True)
-            start = time.monotonic()
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-            wall = time.monotonic() - start
-            if proc.returncode != 0:
-                sys.exit(f"arm {arm} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-            study = optuna.load_study(study_name=name, storage=storage)
+            wall, study = nas_search(Path(tmp), f"eff-{arm}", "--space", "spectral", "--device", args.device,
+                                     "--data", str(Path(args.data).resolve()), "--timeout", str(args.minutes * 60),
+                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(args.seed), *extra,
+                                     label=f"arm {arm} ({label})")
             rows = [r for r in study_rows(study) if r["shipped"]]
             attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}
             c = counts(rows)
