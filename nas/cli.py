@@ -523,8 +523,8 @@ def cmd_studies(args) -> int:
     if not files:
         print(f"No studies under {STUDIES_DIR}/ yet. Start one with: nas search --space spectral --device nano33")
         return 0
-    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'failed':>6}  best score "
-          "(int8 val accuracy, or students' fraction within tolerance)")
+    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'screened':>8} {'failed':>6} {'front':>5}  "
+          "best point: score (int8 val accuracy, or students' fraction within tolerance) @ flash, trial")
     for path in files:
         name = path.stem
         try:
@@ -534,10 +534,12 @@ def cmd_studies(args) -> int:
             continue
         rows = study_rows(study)
         c = counts(rows)
-        best = max((r["score"] for r in rows if r["on_front"]), default=None)
-        best_text = f"{best:.3f}" if best is not None else "-"
+        front = [r for r in rows if r["on_front"]]
+        best = max(front, key=lambda r: (r["score"], -r["flash_bytes"]), default=None)
+        best_text = (f"{best['score']:.3f} @ {best['flash_bytes'] / 1024:.1f} KB, #{best['number']}"
+                     if best else "-")
         print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['pruned_before_training']:>8} "
-              f"{c['failed']:>6}  {best_text}")
+              f"{c['screened_out']:>8} {c['failed']:>6} {len(front):>5}  {best_text}")
     return 0
 
 

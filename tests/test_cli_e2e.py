@@ -137,6 +137,26 @@ def test_show_json_lists_every_trial(searched, monkeypatch, capsys):
     assert any(r["on_front"] for r in rows)
 
 
+def test_show_and_studies_print_the_front_and_the_counts(searched, monkeypatch, capsys):
+    from nas.results import counts, study_rows
+
+    monkeypatch.chdir(searched)
+    rows = study_rows(_study()[0])
+    front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+    capsys.readouterr()
+    assert main(["show", "e2e"]) == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines()]
+    shown = [int(cells[0]) for cells in table if cells and cells[0].isdigit()]
+    assert sorted(shown) == sorted(r["number"] for r in front)
+    assert main(["studies"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("e2e "))
+    c = counts(rows)
+    best = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
+    assert line.split()[1:8] == [str(c["trials"]), str(c["trained"]), str(c["pruned_before_training"]),
+                                 str(c["screened_out"]), str(c["failed"]), str(len(front)), f"{best['score']:.3f}"]
+    assert line.endswith(f"#{best['number']}")
+
+
 def test_exported_model_runs_in_tflm_within_the_header_arena(searched, monkeypatch):
     from tflite_micro.python.tflite_micro import runtime
 
