@@ -664,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter and Optuna's experimental-feature notices are not for users
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=Warning, module="optuna")
+    warnings.filterwarnings("ignore", message=r".* is experimental")  # Optuna's, raised from our calls
     logging.getLogger("optuna").setLevel(logging.WARNING)
     try:
         from nas.process import stop_on_sigterm

@@ -89,26 +89,34 @@ def _storage(url: str):
         except OSError as exc:
             raise StudyError(f"cannot create folder {path.parent} for the study ({exc.strerror}); "
                              "pass --storage with a writable location") from None
-    url = _with_driver(url)
     # several worker processes share one SQLite file: wait for its lock instead of failing at once
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {"pool_pre_ping": True}
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
     for attempt in range(6):
         try:
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                _with_driver(url), engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
-        except (IntegrityError, ProgrammingError):
+        except SQLAlchemyError as exc:
+            if not _creation_race(exc):
+                raise StudyError(f"cannot open study storage {redact(url)}: {_detail(exc, url)}") from None
             # workers starting together on a new database race to create its tables: wait and retry
             if attempt == 5:
                 raise StudyError(f"cannot create the tables of {redact(url)}: other workers kept racing; "
                                  "start one worker first, the others once it runs") from None
             time.sleep(0.3 * (attempt + 1) + random.random())
-        except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
+        except (ImportError, ValueError, OSError) as exc:
             hint = ("; install the driver: pip install 'mcu-nas[postgres]'"
                     if "import" in str(exc).lower() and url.startswith("postgresql") else "")
             raise StudyError(f"cannot open study storage {redact(url)}: {_detail(exc, url)}{hint}") from None
+
+
+def _creation_race(exc) -> bool:
+    """Another process created the same tables (or version row) a moment before this one."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    text = str(exc).lower()
+    return isinstance(exc, IntegrityError | ProgrammingError) or (
+        isinstance(exc, OperationalError) and ("already exists" in text or "database is locked" in text))
 
 
 def _with_driver(url: str) -> str:

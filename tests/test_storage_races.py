@@ -1,0 +1,39 @@
+"""Many processes starting together on a study file that does not exist yet (measured with Optuna 5.0:
+16 workers on a new SQLite file crashed 9-12 of them at start-up). Through `nas.study.create_or_load`
+every one of them must open the one study and record its trials, numbered without gaps or duplicates.
+No TensorFlow here: the race is in the storage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+WORKER = """
+import sys
+import optuna
+from nas.study import RunConfig, create_or_load
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+config = RunConfig(space="spectral", space_version=1, device={}, budget={}, data={})
+study, stored = create_or_load("race", sys.argv[1], config)
+assert stored.space == "spectral", stored
+for _ in range(3):
+    trial = study.ask()
+    study.tell(trial, [0.5, 1000.0])
+"""
+
+
+@pytest.mark.slow
+def test_sixteen_processes_start_together_on_a_new_sqlite_study(tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/studies/race.db"
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, storage], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(16)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    failed = [err.strip().splitlines()[-1:] for code, err in results if code != 0]
+    assert not failed, f"{len(failed)} of 16 failed: {failed[:3]}"
+    trials = optuna.load_study(study_name="race", storage=storage).trials
+    assert sorted(t.number for t in trials) == list(range(48))
+    assert all(t.state.name == "COMPLETE" for t in trials)
