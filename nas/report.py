@@ -96,7 +96,8 @@ def pareto_figure(rows: list[dict], config: dict):
     c = data["counts"]
     fig.update_layout(
         title=(f"Study on {data['device']}: {c['trials']} trials, {c['trained']} trained, "
-               f"{c['pruned_before_training']} rejected before training, {c['failed']} failed"),
+               f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out, "
+               f"{c['failed']} failed"),
         height=720, template="plotly_white", legend={"orientation": "h", "y": -0.08})
     fig.update_xaxes(title_text="flash (bytes of the shipped .tflite)", row=2, col=1)
     fig.update_yaxes(title_text=data["score"], row=1, col=1)
