@@ -53,7 +53,8 @@ def main() -> None:
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
-            print(f"\n{name}: {len(every)} trials ({len(rows)} trained) in {wall:.0f} s; front (int8, scored in TFLM):")
+            n_trained = sum(r["trained"] for r in rows)
+            print(f"\n{name}: {len(every)} trials ({n_trained} trained) in {wall:.0f} s; front (int8, scored in TFLM):")
             print(f"{'trial':>5} {'val':>6} {'test':>6} {'flash KB':>8} {'arena KB':>8} {'ms':>6} {'params':>7}  "
                   "architecture")
             for r in front:
@@ -61,7 +62,7 @@ def main() -> None:
                       f"{r['flash_bytes'] / 1024:>8.1f} {r['arena_bytes'] / 1024:>8.1f} {r['latency_ms']:>6.2f} "
                       f"{r['params_count'] or 0:>7}  {r['architecture']}")
             chosen = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
-            summary.append((name, f"{len(every)}/{len(rows)}", wall, chosen))
+            summary.append((name, f"{len(every)}/{n_trained}", wall, chosen))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "
           f"dataset, --jobs {args.jobs}, --epochs {args.epochs}; chosen = best int8 validation accuracy on the front.")
