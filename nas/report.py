@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import time
 from datetime import datetime
 from pathlib import Path
@@ -80,7 +81,7 @@ def pareto_figure(rows: list[dict], config: dict):
         x=[r["flash_bytes"] for r in front], y=[r["score"] for r in front],
         mode="lines+markers+text", name="Pareto front", line={"shape": "hv", "color": "#1f77b4"},
         marker={"size": 11, "color": "#1f77b4"}, text=[f"#{r['number']} {r['format']}" for r in front],
-        textposition="top left", hovertext=[_hover(r) for r in front], hoverinfo="text"), row=1, col=1)
+        textposition="middle right", hovertext=[_hover(r) for r in front], hoverinfo="text"), row=1, col=1)
     for budget in ("flash", "ram", "latency"):
         group = [by_number[p["trial"]] for p in data["rejected"] if budget in p["broken"]]
         if group:
@@ -91,7 +92,7 @@ def pareto_figure(rows: list[dict], config: dict):
     limit = config["budget"]["max_flash_bytes"]
     for row in (1, 2):
         fig.add_vline(x=limit, line_dash="dash", line_color=BUDGET_COLOURS["flash"], row=row, col=1)
-    fig.add_annotation(x=limit, y=1, yref="y domain", text=f"flash budget {limit // 1024} KB",
+    fig.add_annotation(x=math.log10(limit), y=1, yref="y domain", text=f"flash budget {limit // 1024} KB",  # log axis
                        showarrow=False, xanchor="right", font={"color": BUDGET_COLOURS["flash"]})
     c = data["counts"]
     fig.update_layout(
@@ -99,7 +100,9 @@ def pareto_figure(rows: list[dict], config: dict):
                f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out, "
                f"{c['failed']} failed"),
         height=720, template="plotly_white", legend={"orientation": "h", "y": -0.08})
-    fig.update_xaxes(title_text="flash (bytes of the shipped .tflite)", row=2, col=1)
+    # log scale: fronts of small models stay readable beside the budget line
+    fig.update_xaxes(type="log", row=1, col=1)
+    fig.update_xaxes(type="log", title_text="flash (bytes of the shipped .tflite, log scale)", row=2, col=1)
     fig.update_yaxes(title_text=data["score"], row=1, col=1)
     return fig
 
@@ -205,7 +208,8 @@ def report_data(study, config) -> dict:
     models = _front_models(study, config, rows)
     tradeoffs = [{"trial": r["number"], "format": r["format"], "score": r["score"], "flash_bytes": r["flash_bytes"],
                   "arena_bytes": r["arena_bytes"], "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
-                  "median_abs_error": r["median_abs_error"], "on_front": r["on_front"], "feasible": r["feasible"]}
+                  "median_abs_error": r["median_abs_error"], "on_front": r["on_front"], "feasible": r["feasible"],
+                  "test_accuracy_int8": r["test_accuracy_int8"]}
                  for r in rows if r["state"] == "complete" and r["score"] is not None]
     return {
         "study": study.study_name,
@@ -325,6 +329,11 @@ def _table(rows: list[list], head: list[str]) -> str:
     return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>")
 
 
+def _test(point: dict) -> str:
+    """Scored once the search ends (never used to choose); students have no test split."""
+    return "-" if point["test_accuracy_int8"] is None else f"{point['test_accuracy_int8']:.3f}"
+
+
 def _summary_html(data: dict) -> str:
     c, t, conf = data["counts"], data["timing"], data["config"]
     budget = conf["budget"]
@@ -344,9 +353,10 @@ def _summary_html(data: dict) -> str:
         _table([[k, json.dumps(v) if isinstance(v, list | dict) else v] for k, v in data["data"].items()
                 if k != "columns"], ["field", "value"]),
         "<h2>Front</h2>",
-        _table([[p["trial"], p["format"], f"{p['score']:.3f}", p["flash_bytes"], p["ram_bytes"],
+        _table([[p["trial"], p["format"], f"{p['score']:.3f}", _test(p), p["flash_bytes"], p["ram_bytes"],
                  f"{p['latency_ms']:.2f}"] for p in front],
-               ["trial", "format", data["pareto"]["score"], "flash B", "RAM B", "latency ms"]),
+               ["trial", "format", data["pareto"]["score"], "int8 test accuracy", "flash B", "RAM B",
+                "latency ms"]),
         "".join(f"<p class='warn'>trial {m['trial']}: {html.escape(m['reason'])}</p>" for m in data["missing_models"]),
         "" if "params" in data["importances"] else
         f"<p>Parameter importances: {html.escape(data['importances']['unavailable'])}.</p>",
