@@ -83,7 +83,7 @@ def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int
     from nas.search import score_front_on_test
 
     rows = score_front_on_test(study, config, dataset)
-    path = write_report(study, config, _reports_dir(name))
+    path = write_report(study, config, _reports_dir(name), rows=rows)
     c = counts(rows)
     print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
           f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
@@ -162,6 +162,11 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: 
 ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
 
 
+def _trials_asked(args) -> int | None:
+    """`nas search --trials`: 50 by default; with --timeout alone, no limit."""
+    return args.trials if args.trials is not None else (None if args.timeout else 50)
+
+
 def cmd_search(args) -> int:
     from cost_models import get_device
     from nas import data as data_mod
@@ -188,8 +193,7 @@ def cmd_search(args) -> int:
     if not is_new:
         dataset = data_mod.load(config.data)
     _setup_tensorflow()
-    n_trials = args.trials if args.trials is not None else (None if args.timeout else 50)
-    return _run_search(study, config, dataset, name, storage, n_trials, args.timeout, args.jobs)
+    return _run_search(study, config, dataset, name, storage, _trials_asked(args), args.timeout, args.jobs)
 
 
 def _create_or_continue(args, name, storage, space, device, budget, spec, directions=("maximize", "minimize")):
@@ -258,8 +262,7 @@ def _search_student(args, device, space, budget, name: str, storage: str) -> int
     print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
           f"(validation), {args.distill_samples} drawn around them for distillation; "
           f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
-    n_trials = args.trials if args.trials is not None else (None if args.timeout else 50)
-    return _run_search(study, config, None, name, storage, n_trials, args.timeout, args.jobs)
+    return _run_search(study, config, None, name, storage, _trials_asked(args), args.timeout, args.jobs)
 
 
 def _short(value) -> str:

@@ -196,13 +196,14 @@ def layer_costs(models: list[dict], device) -> list[dict]:
     return out
 
 
-def report_data(study, config) -> dict:
-    """Everything the report shows, as plain data (tests assert on this)."""
+def report_data(study, config, rows: list[dict] | None = None) -> dict:
+    """Everything the report shows, as plain data (tests assert on this). `rows`: the study's rows if
+    the caller has them already."""
     from cost_models import Budget
     from cost_models.device import device_from_dict
 
     conf = config.to_dict()
-    rows = study_rows(study)
+    rows = study_rows(study) if rows is None else rows
     budget = Budget(**config.budget)
     device = device_from_dict(config.device, "study configuration")
     models = _front_models(study, config, rows)
@@ -375,10 +376,11 @@ def figures(data: dict, rows: list[dict], config: dict) -> dict:
     return {k: f for k, f in figs.items() if f is not None}
 
 
-def write_report(study, config, out_dir: Path, png: bool = False) -> Path:
-    """Write out_dir/index.html (and the figures as PNG with `png`); returns the page's path."""
-    data = report_data(study, config)
-    rows = study_rows(study)
+def write_report(study, config, out_dir: Path, png: bool = False, rows: list[dict] | None = None) -> Path:
+    """Write out_dir/index.html (and the figures as PNG with `png`); returns the page's path. `rows`:
+    the study's rows if the caller has them already."""
+    rows = study_rows(study) if rows is None else rows
+    data = report_data(study, config, rows)
     figs = figures(data, rows, config.to_dict())
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas: {html.escape(data['study'])}"
              f"</title><style>{STYLE}</style></head><body>", _summary_html(data)]

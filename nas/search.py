@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable
 
 from cost_models import Budget, Device
@@ -120,8 +121,13 @@ def _counts(t) -> bool:
 def finished_count(study, run_id: str | None = None) -> int:
     """Finished trials of the study, or of one invocation: several processes or machines on one study
     each finish what they were asked for."""
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if _counts(t) and (run_id is None or t.user_attrs.get(RUN_KEY) == run_id))
+    if run_id is None:
+        return sum(1 for t in study.get_trials(deepcopy=False) if _counts(t))
+    return _finished_by_run(study)[run_id]
+
+
+def _finished_by_run(study) -> Counter:
+    return Counter(t.user_attrs.get(RUN_KEY) for t in study.get_trials(deepcopy=False) if _counts(t))
 
 
 def request(study, run_id: str, n_trials: int) -> None:
@@ -132,22 +138,18 @@ def request(study, run_id: str, n_trials: int) -> None:
 
 def owed(study) -> dict[str, int]:
     """Invocations that stopped (crash, kill, interrupt) short of their request: run id -> trials owed."""
-    done: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        if _counts(t):
-            done[t.user_attrs.get(RUN_KEY)] = done.get(t.user_attrs.get(RUN_KEY), 0) + 1
-    debts = {}
-    for key, n in study.user_attrs.items():
-        if key.startswith(REQUEST_PREFIX) and n > done.get(key.removeprefix(REQUEST_PREFIX), 0):
-            debts[key.removeprefix(REQUEST_PREFIX)] = n - done.get(key.removeprefix(REQUEST_PREFIX), 0)
-    return debts
+    done = _finished_by_run(study)
+    requests = {key.removeprefix(REQUEST_PREFIX): n for key, n in study.user_attrs.items()
+                if key.startswith(REQUEST_PREFIX)}
+    return {run_id: n - done[run_id] for run_id, n in requests.items() if n > done[run_id]}
 
 
 def settle(study, debts: dict[str, int]) -> None:
     """A resume that took over `debts` (having stored its own request first): the old invocations'
     requests shrink to what they finished, so nothing is owed twice."""
+    done = _finished_by_run(study)
     for run_id in debts:
-        request(study, run_id, finished_count(study, run_id))
+        request(study, run_id, done[run_id])
 
 
 def requeue_interrupted(study) -> list[int]:
