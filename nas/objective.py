@@ -25,16 +25,22 @@ def over_budget(violations: dict[str, float]) -> list[str]:
     return [k for k, v in violations.items() if v > 0]
 
 
+def set_constraints(trial, violations: dict[str, float]) -> None:
+    """Once per trial: Optuna keeps the first value of a constraint and ignores (with a warning) any
+    later one, so a trained candidate gets the shipped model's figures, never the estimate's first."""
+    for key, value in violations.items():
+        trial.set_constraint(key, value)
+
+
 def reject_if_over_budget(trial, cost, budget: Budget) -> None:
-    """Record the pre-training estimate as the trial's constraints; over budget: never train it."""
+    """Over budget by the pre-training estimate: record it as the trial's constraints, never train it."""
     import optuna
 
     violations = cost.violations(budget)
-    for key, value in violations.items():
-        trial.set_constraint(key, value)
     trial.set_user_attr("estimate", cost.to_dict())
     broken = over_budget(violations)
     if broken:
+        set_constraints(trial, violations)
         trial.set_user_attr("feasible", False)
         trial.set_user_attr("trained", False)
         trial.set_user_attr("broken", broken)
@@ -118,6 +124,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                            epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s,
                            screen=make_screen(trial, epochs, predicted.flash_bytes) if multi_fidelity else None)
             if result.screened_out:
+                set_constraints(trial, predicted.violations(budget))  # not trained fully: the estimate stands
                 trial.set_user_attr("trained", False)
                 trial.set_user_attr("screened_out", True)
                 trial.set_user_attr("epochs_run", result.epochs_run)
@@ -142,8 +149,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         graph = read_tflite(tflite)
         exact = estimate(graph, device, flash_bytes=len(tflite))
         violations = exact.violations(budget)
-        for key, value in violations.items():  # the shipped model's figures replace the estimate
-            trial.set_constraint(key, value)
+        set_constraints(trial, violations)  # the shipped model's figures, not the estimate
         broken = over_budget(violations)
         trial.set_user_attr("cost", exact.to_dict())
         trial.set_user_attr("latency_ms_by_device", latency_by_device(graph))
