@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -391,9 +392,11 @@ def write_report(study, config, out_dir: Path, png: bool = False, rows: list[dic
                  "</script></body></html>")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
-    tmp = out_dir / ".index.html.tmp"
+    # a reader never sees half a page; several processes on one study (each its own temporary file)
+    # may finish at once, and the last rename wins
+    tmp = out_dir / f".index.html.{os.getpid()}.tmp"
     tmp.write_text("".join(parts), encoding="utf-8")
-    tmp.replace(path)  # a reader (or a refresh during search) never sees half a page
+    tmp.replace(path)
     if png:
         write_pngs(figs, out_dir)
     return path
