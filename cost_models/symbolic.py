@@ -118,6 +118,20 @@ class Dropout(_Layer):
         return x.shape
 
 
+class BatchNormalization(_Layer):
+    def output_shape(self, x):
+        return x.shape
+
+
+class ReLU(_Layer):
+    def __init__(self, max_value=None, name=None, **kw):
+        super().__init__(name)
+        self.max_value = max_value
+
+    def output_shape(self, x):
+        return x.shape
+
+
 class Model:
     def __init__(self, inputs, outputs, name=None) -> None:
         self.inputs = inputs if isinstance(inputs, list) else [inputs]
@@ -135,5 +149,6 @@ def Input(shape, batch_size=None, name=None, **kw):  # noqa: N802 - Keras' spell
 
 layers = SimpleNamespace(Conv2D=Conv2D, DepthwiseConv2D=DepthwiseConv2D, MaxPooling2D=MaxPooling2D,
                          AveragePooling2D=AveragePooling2D, GlobalAveragePooling2D=GlobalAveragePooling2D,
-                         Flatten=Flatten, Dense=Dense, Dropout=Dropout)
+                         Flatten=Flatten, Dense=Dense, Dropout=Dropout,
+                         BatchNormalization=BatchNormalization, ReLU=ReLU)
 keras = SimpleNamespace(Input=Input, Model=Model, layers=layers)

@@ -218,8 +218,20 @@ def _create_or_continue(args, name, storage, space, device, budget, spec, direct
             raise UsageError(f"study {name!r} exists with another {key} ("
                              f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
                              f"or `nas resume {name}` to continue it as it was")
+    _same_space_version(name, stored)
     print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
     return study, stored, False
+
+
+def _same_space_version(name: str, config) -> None:
+    """New trials of an old study must build the nets its trials were built as."""
+    from search_spaces import get_space
+
+    current = get_space(config.space).version
+    if config.space_version != current:
+        raise UsageError(f"study {name!r} searched {config.space} v{config.space_version} and this nas builds "
+                         f"v{current}; its trials cannot be continued: start a new study with --study NEW "
+                         f"(report, show and export of {name!r} still work)")
 
 
 def _search_student(args, device, space, budget, name: str, storage: str) -> int:
@@ -288,6 +300,7 @@ def cmd_resume(args) -> int:
 
     storage = args.storage or default_storage(args.name)
     study, config = load(args.name, storage)
+    _same_space_version(args.name, config)
     _reports_dir(args.name)
     dataset = None if config.space == "mlp" else data_mod.load(config.data)
     n_trials, debts = args.trials, None

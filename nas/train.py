@@ -77,9 +77,9 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss,
                   metrics=["accuracy"] if screen else None)
     start = time.monotonic()
+    patience = patience_for(len(x_train), batch_size)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience_for(len(x_train), batch_size),
-                                      restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
         _StopWhenAsked(),
     ]

@@ -9,7 +9,7 @@ renaming one breaks resume of old studies, so a change of meaning gets a new spa
 
 from __future__ import annotations
 
-VERSION = 1
+VERSION = 2  # 2: BatchNormalization after every conv (folded on conversion)
 FILTERS = [8, 16, 32]
 KERNELS = [3, 5, 7, 11]
 POOLS = [1, 2, 4]
@@ -17,14 +17,22 @@ STRIDES = [1, 2, 4]  # long inputs (1024-sample light curves) must shrink early 
 DENSE = [8, 16, 32]
 
 
-def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None):
+def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None, batchnorm: bool = True):
     """An uncompiled Keras model taking (1, 1, length, channels) and giving class probabilities.
 
     `keras` may be `cost_models.symbolic.keras`, a shape-only stand-in for estimates without TensorFlow.
+    Every convolution is followed by BatchNormalization, which the converter folds into the conv's
+    weights and bias (no flash, arena or latency on the device); `batchnorm=False` builds version 1's
+    nets, for the benchmark that measured what it brings.
     """
     if keras is None:
         import keras
     layers = keras.layers
+
+    def relu(x, name):
+        if batchnorm:
+            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+        return layers.ReLU(name=f"{name}_relu")(x)
 
     length, channels = input_shape
     n_blocks = trial.suggest_int("n_blocks", 2, 4)
@@ -37,12 +45,12 @@ def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None):
         stride = trial.suggest_categorical(f"stride_{i}", STRIDES)
         pool = trial.suggest_categorical(f"pool_{i}", POOLS)
         if separable:
-            x = layers.DepthwiseConv2D((1, kernel), strides=stride, padding="same",
-                                       activation="relu", name=f"b{i}_dw")(x)
-            x = layers.Conv2D(filters, (1, 1), activation="relu", name=f"b{i}_pw")(x)
+            x = relu(layers.DepthwiseConv2D((1, kernel), strides=stride, padding="same", name=f"b{i}_dw")(x),
+                     f"b{i}_dw")
+            x = relu(layers.Conv2D(filters, (1, 1), name=f"b{i}_pw")(x), f"b{i}_pw")
         else:
-            x = layers.Conv2D(filters, (1, kernel), strides=stride, padding="same",
-                              activation="relu", name=f"b{i}_conv")(x)
+            x = relu(layers.Conv2D(filters, (1, kernel), strides=stride, padding="same", name=f"b{i}_conv")(x),
+                     f"b{i}_conv")
         if pool > 1 and x.shape[2] >= pool:
             x = layers.MaxPooling2D((1, pool), name=f"b{i}_pool")(x)
     head = trial.suggest_categorical("head", ["flatten", "global_avg"])

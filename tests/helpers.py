@@ -31,12 +31,13 @@ def sample_models(n: int, seed: int = 0, space: str = "spectral") -> Iterator:
 
 
 def randomize_weights(model, seed: int = 0) -> None:
-    """Give every weight, biases included, non-zero values of a trained net's scale."""
+    """Give every weight, biases included, non-zero values of a trained net's scale (variances positive:
+    a negative BatchNormalization variance is NaN after folding and crashes the converter)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        weights = layer.get_weights()
-        if weights:
-            layer.set_weights([rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in weights])
+        if layer.weights:
+            layer.set_weights([(0.5 + np.abs(v) if "variance" in w.name else v).astype(v.dtype)
+                               for w in layer.weights for v in [rng.normal(0, 0.2, w.shape)]])
 
 
 def converted_samples(n: int, seed: int = 0, space: str = "spectral") -> Iterator:

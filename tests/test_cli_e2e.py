@@ -215,7 +215,18 @@ def bad_inputs(searched):
     (root / "studies" / "corrupt.db").write_bytes(b"this is not a database at all" * 40)
     (root / "elsewhere").mkdir(exist_ok=True)
     (root / "elsewhere" / "reports").write_text("a file where the reports folder should be")
+    _old_space_study(root)
     return root
+
+
+def _old_space_study(root):
+    """e2e's configuration as a study of the spectral space's version 1 would have stored it."""
+    from dataclasses import replace
+
+    from nas.study import create_or_load
+
+    _, config = _study()
+    create_or_load("oldspace", f"sqlite:///{root}/studies/oldspace.db", replace(config, space_version=1))
 
 
 def _pruned_trial() -> int:
@@ -250,6 +261,8 @@ BAD_INPUTS = [
     (["report", "e2e", "--storage", "sqlite:///STUDIES/e2e.db", "CWD=elsewhere"], "cannot write reports"),
     (["search", "--device", "halfboard.toml"], "halfboard.toml"),
     (["search", "--device", "negboard.toml"], "clock_hz"),
+    (["resume", "oldspace"], "searched spectral v1 and this nas builds v2"),
+    ([*SEARCH[:3], "--study", "oldspace", *SEARCH[5:]], "searched spectral v1 and this nas builds v2"),
 ]
 
 
