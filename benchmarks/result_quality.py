@@ -8,7 +8,8 @@ int8 validation and test accuracy. The model *chosen* is the front's most accura
 smaller on ties): choosing by test accuracy would be selecting on the test set. Its int8 test accuracy
 is compared with FCN's and ResNet's, in points.
 
-Run: python benchmarks/result_quality.py [--minutes 15] [--epochs 60] [--datasets GunPoint,OSULeaf]
+Run: python benchmarks/result_quality.py [--minutes 15] [--epochs N] [--datasets GunPoint,OSULeaf]
+(without --epochs, nas chooses them as shipped)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="GunPoint,OSULeaf")
     parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget per dataset")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, help="default: as shipped (nas chooses)")
     parser.add_argument("--device", default="nano33")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", help="folder to keep the studies in (default: a temporary one)")
@@ -49,7 +50,8 @@ def main() -> None:
                 sys.exit(f"{data} not found (the UCR sets live in ../shared/data/ucr/)")
             wall, study = nas_search(where, f"quality-{name}", "--space", "spectral", "--device", args.device,
                                      "--data", str(data), "--timeout", str(args.minutes * 60), "--trials", "100000",
-                                     "--jobs", str(args.jobs), "--epochs", str(args.epochs), label=name)
+                                     "--jobs", str(args.jobs), *(["--epochs", str(args.epochs)] if args.epochs else []),
+                                     label=name)
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
@@ -65,7 +67,8 @@ def main() -> None:
             summary.append((name, f"{len(every)}/{n_trained}", wall, chosen))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "
-          f"dataset, --jobs {args.jobs}, --epochs {args.epochs}; chosen = best int8 validation accuracy on the front.")
+          f"dataset, --jobs {args.jobs}, --epochs {args.epochs or 'as shipped'}; "
+          "chosen = best int8 validation accuracy on the front.")
     head = (f"{'dataset':9} {'trials/trained':>14} {'trial':>5} {'params':>7} {'flash KB':>8} {'int8 test %':>11} "
             f"{'FCN %':>6} {'ResNet %':>8} {'gap to FCN':>10}")
     print(head)

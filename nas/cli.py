@@ -602,7 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
     s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
                    help="Optuna sampler (default tpe; see the README for why)")
-    s.add_argument("--epochs", type=_positive(int), default=20)
+    s.add_argument("--epochs", type=_positive(int), default=None,
+                   help="epochs of a full training (default: 20, or up to 120 on a small training set "
+                        "so a training takes at least 500 gradient steps)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
     s.add_argument("--max-ram-kb", type=_positive(float), default=50.0)

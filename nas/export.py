@@ -135,7 +135,7 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "labels": dict(enumerate(config.data.get("classes", []))),
         "data": config.data,
         "seed": config.seed,
-        "epochs": config.epochs,
+        "epochs": attrs.get("epochs_planned", config.epochs),
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out

@@ -13,7 +13,7 @@ from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas.data import Dataset
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
-from nas.train import Screen, TrainingError, as_model_input, train
+from nas.train import Screen, TrainingError, as_model_input, epochs_for, train
 from search_spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,15 @@ def latency_by_device(graph) -> dict[str, float]:
 
 
 def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
-                   epochs: int, seed: int, time_limit_s: float, artifact_store=None,
+                   epochs: int | None, seed: int, time_limit_s: float, artifact_store=None,
                    multi_fidelity: bool = True, reject_before_training: bool = True):
-    """`multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
+    """`epochs=None` lets `nas.train.epochs_for` choose from the training set's size.
+    `multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
     trains over-budget candidates too (only for the benchmark that measures what rejection saves)."""
     import optuna
 
     space = get_space(space_name)
+    n_epochs = epochs or epochs_for(len(dataset.y_train))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         import keras
@@ -121,8 +123,8 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
 
         try:
             result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,
-                           epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s,
-                           screen=make_screen(trial, epochs, predicted.flash_bytes) if multi_fidelity else None)
+                           epochs=n_epochs, seed=seed + trial.number, time_limit_s=time_limit_s,
+                           screen=make_screen(trial, n_epochs, predicted.flash_bytes) if multi_fidelity else None)
             if result.screened_out:
                 set_constraints(trial, predicted.violations(budget))  # not trained fully: the estimate stands
                 trial.set_user_attr("trained", False)
@@ -143,6 +145,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             raise TrainingError(reason) from exc
         trial.set_user_attr("trained", True)
         trial.set_user_attr("epochs_run", result.epochs_run)
+        trial.set_user_attr("epochs_planned", n_epochs)
         trial.set_user_attr("train_seconds", round(result.seconds, 2))
         trial.set_user_attr("screen_accuracy", result.screen_accuracy)
 

@@ -346,7 +346,7 @@ def _summary_html(data: dict) -> str:
         f"{html.escape(conf['device'].get('title', conf['device']['name']))}</b>; budget "
         f"{budget['max_flash_bytes'] // 1024} KB flash, {budget['max_ram_bytes'] // 1024} KB RAM, "
         f"{budget['max_latency_ms']} ms. Sampler {html.escape(conf.get('sampler', 'tpe'))}, seed {conf['seed']}, "
-        f"{conf['epochs']} epochs. Generated {data['generated']}.</p>",
+        f"{conf['epochs'] or 'auto'} epochs. Generated {data['generated']}.</p>",
         _table([[c["trials"], c["trained"], c["pruned_before_training"], c.get("screened_out", 0), c["failed"],
                  c["running"], f"{t['span_s']:.0f} s", f"{t['training_seconds_total']:.0f} s"]],
                ["trials", "trained", "rejected before training", "screened out", "failed", "running",

@@ -19,6 +19,7 @@ from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import SEEDED_KINDS, Progress
 from nas.results import TEST_ACCURACY_KEY, study_rows
 from nas.study import RunConfig, artifact_store
+from nas.train import DEFAULT_EPOCHS
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def objective_for(config: RunConfig, dataset: Dataset | None):
         from nas import student
 
         return student.make_objective(task=student.task_from_config(config, store), device=device, budget=budget,
-                                      epochs=config.epochs, seed=config.seed,
+                                      epochs=config.epochs or DEFAULT_EPOCHS, seed=config.seed,
                                       time_limit_s=config.trial_time_limit_s, artifact_store=store)
     return make_objective(space_name=config.space, dataset=dataset, device=device, budget=budget,
                           epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,

@@ -39,7 +39,7 @@ class RunConfig:
     budget: dict  # Budget fields
     data: dict  # Dataset.describe() plus how to reload it
     seed: int = 0
-    epochs: int = 30
+    epochs: int | None = None  # None: nas.train.epochs_for(the training set's size)
     trial_time_limit_s: float = 600.0
     artifacts: str = ""  # folder of the artifact store
     sampler: str = "tpe"
