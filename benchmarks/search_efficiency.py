@@ -9,9 +9,11 @@ in this one run, so the ratios share the machine's state):
 For each: trials run, candidates trained (fully; and screened out after a short training), infeasible
 candidates trained, trials per hour, and the hypervolume of the feasible front of (int8 validation
 accuracy, flash bytes) with reference point (accuracy 0, the flash budget), as a share of that box.
+With --seeds N the arms run N times (seeds S..S+N-1, arms interleaved per seed): one run's sampling
+luck is as large as the differences between arms, so the ratios are given per seed and of the means.
 
 Run: python benchmarks/search_efficiency.py [--data ../shared/data/ucr/OSULeaf.npz] [--minutes 6]
-     [--jobs 2] [--arms abcd]
+     [--jobs 2] [--arms abcd] [--seeds 1]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--arms", default="abcd")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat every arm with this many seeds")
     args = parser.parse_args()
 
     from common import nas_search  # beside this script
@@ -52,20 +55,21 @@ def main() -> None:
     from nas.results import counts, hypervolume, study_rows
 
     max_flash = Budget().max_flash_bytes
-    results = {}
+    results = {}  # (arm, seed) -> figures
+    seeds = range(args.seed, args.seed + args.seeds)
     with tempfile.TemporaryDirectory() as tmp:
-        for arm in args.arms:
+        for seed, arm in ((seed, arm) for seed in seeds for arm in args.arms):
             label, extra = ARMS[arm]
-            wall, study = nas_search(Path(tmp), f"eff-{arm}", "--space", "spectral", "--device", args.device,
+            wall, study = nas_search(Path(tmp), f"eff-{arm}-{seed}", "--space", "spectral", "--device", args.device,
                                      "--data", str(Path(args.data).resolve()), "--timeout", str(args.minutes * 60),
-                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(args.seed), *extra,
-                                     label=f"arm {arm} ({label})")
+                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(seed), *extra,
+                                     label=f"arm {arm} ({label}), seed {seed}")
             rows = [r for r in study_rows(study) if r["shipped"]]
             attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}
             c = counts(rows)
             feasible = [(r["score"], r["flash_bytes"]) for r in rows
                         if r["state"] == "complete" and r["feasible"] and r["score"] is not None]
-            results[arm] = {
+            results[arm, seed] = {
                 "label": label, "wall_s": wall, "trials": c["trials"], "trained": c["trained"],
                 "screened": c["screened_out"], "rejected": c["pruned_before_training"],
                 # trained fully and over budget after conversion, or screened out and over by the estimate
@@ -76,24 +80,27 @@ def main() -> None:
                 "hv": hypervolume(feasible, max_flash),
                 "best": max((a for a, _ in feasible), default=float("nan")),
             }
-            r = results[arm]
+            r = results[arm, seed]
             print(f"  {r['trials']} trials in {wall:.0f} s; hypervolume {r['hv']:.4f}", flush=True)
 
     print(f"\nSearch efficiency on {Path(args.data).stem}, device {args.device}, {args.minutes:g} min wall clock "
           f"per arm, --jobs {args.jobs}, budget {max_flash // 1024} KB flash / 50 KB RAM / 10 ms; hypervolume of "
           f"(int8 val accuracy, flash) over [0,1] x [0, {max_flash} B], reference point (0, {max_flash} B).")
-    head = (f"{'arm':3} {'':34} {'trials':>6} {'trained':>7} {'screened':>8} {'rejected':>8} {'infeas.trained':>14} "
-            f"{'failed':>6} {'trials/h':>8} {'best acc':>8} {'hypervol':>8}")
+    head = (f"{'arm':3} {'seed':>4} {'':34} {'trials':>6} {'trained':>7} {'screened':>8} {'rejected':>8} "
+            f"{'infeas.trained':>14} {'failed':>6} {'trials/h':>8} {'best acc':>8} {'hypervol':>8}")
     print(head)
     print("-" * len(head))
-    for arm, r in results.items():
-        print(f"{arm:3} {r['label']:34} {r['trials']:>6} {r['trained']:>7} {r['screened']:>8} {r['rejected']:>8} "
-              f"{r['infeasible_trained']:>14} {r['failed']:>6} {r['per_hour']:>8.0f} {r['best']:>8.3f} "
-              f"{r['hv']:>8.4f}")
-    if "a" in results:
-        for other in "bcd":
-            if other in results and results[other]["hv"] > 0:
-                print(f"hypervolume a/{other}: {results['a']['hv'] / results[other]['hv']:.2f}")
+    for (arm, seed), r in sorted(results.items()):
+        print(f"{arm:3} {seed:>4} {r['label']:34} {r['trials']:>6} {r['trained']:>7} {r['screened']:>8} "
+              f"{r['rejected']:>8} {r['infeasible_trained']:>14} {r['failed']:>6} {r['per_hour']:>8.0f} "
+              f"{r['best']:>8.3f} {r['hv']:>8.4f}")
+    for other in "bcd":
+        if "a" not in args.arms or other not in args.arms:
+            continue
+        per_seed = [results["a", s]["hv"] / results[other, s]["hv"] for s in seeds if results[other, s]["hv"] > 0]
+        means = [sum(results[arm, s]["hv"] for s in seeds) / len(seeds) for arm in ("a", other)]
+        print(f"hypervolume a/{other}: {means[0] / means[1]:.2f} (of the means over {len(seeds)} seed(s); "
+              f"per seed {', '.join(f'{v:.2f}' for v in per_seed)})")
     print("trained: fully trained and scored as int8; screened: stopped after a quarter of the epochs "
           "(multi-fidelity); rejected: over budget by the cost models, never trained.")
 
