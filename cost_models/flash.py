@@ -35,8 +35,7 @@ def features(graph: Graph) -> dict[str, float]:
         "tensors": float(n_tensors),
         "quant_channels": float(channels),
         "op_kinds": float(len({op.kind for op in graph.ops})),
-        # per kind of op: options tables differ, and the converter names a conv's fused output
-        # tensors by concatenating its layer's op names (~100 B each), a dense layer's more briefly
+        # per kind of op: their options tables differ (tensor names are stripped: nas.quantize.strip_names)
         "fc_ops": float(sum(op.kind == "FULLY_CONNECTED" for op in graph.ops)),
         "conv_ops": float(sum(op.kind == "CONV_2D" for op in graph.ops)),
         "dw_ops": float(sum(op.kind == "DEPTHWISE_CONV_2D" for op in graph.ops)),

@@ -42,7 +42,19 @@ def to_int8_tflite(model, representative: np.ndarray, seed: int = 0) -> bytes:
         except Exception as exc:  # the converter raises many types; all mean "cannot ship"
             raise ConversionError(f"TFLite converter rejected the model: {exc}") from exc
     log.debug("converter output: %s", chatter)
-    return flatbuffer
+    return strip_names(flatbuffer)
+
+
+def strip_names(flatbuffer: bytes) -> bytes:
+    """The .tflite without tensor, subgraph and signature names, which TFLM never reads. The converter
+    names a fused conv's output after every layer folded into it (~400 B per conv with BatchNormalization
+    and ReLU): 22-38 % of a small model's flash. Weights, ops and quantization are untouched, so TFLM's
+    outputs are bit-identical (tested), and buffers stay 4-byte aligned as the converter leaves them."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def to_float_tflite(model) -> bytes:
@@ -52,7 +64,7 @@ def to_float_tflite(model) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     with captured_fds(1, 2):
         try:
-            return bytes(converter.convert())
+            return strip_names(bytes(converter.convert()))
         except Exception as exc:  # the converter raises many types; all mean "cannot ship"
             raise ConversionError(f"TFLite converter rejected the model: {exc}") from exc
 

@@ -12,3 +12,23 @@ def test_flash_estimate_within_2_percent(converted):
         err = abs(estimate_flash_bytes(graph_from_keras(model)) - len(tflite)) / len(tflite)
         worst = max(worst, err)
     assert worst <= 0.02, f"worst relative error {worst:.2%}"
+
+
+def test_names_are_stripped_and_outputs_stay_bit_identical(monkeypatch):
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    import nas.quantize as q
+    from tests.helpers import randomize_weights, sample_models
+
+    for i, (model, _) in enumerate(sample_models(3, seed=11)):
+        randomize_weights(model, i)
+        rep = np.random.default_rng(i).normal(size=(16, *model.inputs[0].shape[1:])).astype(np.float32)
+        shipped = q.to_int8_tflite(model, rep)
+        with monkeypatch.context() as m:
+            m.setattr(q, "strip_names", lambda flatbuffer: flatbuffer)
+            named = q.to_int8_tflite(model, rep)
+        graph = schema.Model.GetRootAs(shipped, 0).Subgraphs(0)
+        assert not any(graph.Tensors(j).Name() for j in range(graph.TensorsLength()))
+        assert len(shipped) < len(named)
+        assert (q.Int8Model(shipped).predict_raw(rep) == q.Int8Model(named).predict_raw(rep)).all()
