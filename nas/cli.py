@@ -162,6 +162,16 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: 
 ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
 
 
+def _cv_folds(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k == 1 or k < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no cross-validation) or at least 2, got {text!r}")
+    return k
+
+
 def _trials_asked(args) -> int | None:
     """`nas search --trials`: 50 by default; with --timeout alone, no limit."""
     return args.trials if args.trials is not None else (None if args.timeout else 50)
@@ -179,6 +189,8 @@ def cmd_search(args) -> int:
     storage = args.storage or default_storage(name)
     _reports_dir(name)
     if space.name == "mlp":
+        if args.cv_folds:
+            raise UsageError("--cv-folds is for classifier spaces; the mlp space scores fidelity to its teacher")
         return _search_student(args, device, space, budget, name, storage)
     if args.teacher:
         raise UsageError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
@@ -200,6 +212,7 @@ def _create_or_continue(args, name, storage, space, device, budget, spec, direct
     """The study `name` with this run's configuration if new; an existing one with its own, provided
     it searched the same space, device and budget. Returns (study, config, is_new)."""
     from cost_models import Budget
+    from nas.data import cv_folds_for
     from nas.study import RunConfig, create_or_load
 
     artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
@@ -207,6 +220,8 @@ def _create_or_continue(args, name, storage, space, device, budget, spec, direct
                        budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
                        trial_time_limit_s=args.trial_time_limit, artifacts=artifacts, sampler=args.sampler,
                        extra={"objective": {"multi_fidelity": not args.no_multi_fidelity,
+                                            "cv_folds": (cv_folds_for(spec.get("n_val")) if args.cv_folds is None
+                                                         else args.cv_folds),
                                             "reject_before_training": not args.train_over_budget}})
     study, stored = create_or_load(name, storage, config, directions=directions)
     if stored is config:
@@ -581,6 +596,8 @@ def cmd_spaces(args) -> int:
 
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from nas.data import CV_BELOW_VAL, CV_FOLDS
+
     p = _Parser(prog="nas", description="Neural architecture search for microcontrollers.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -599,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=_positive(int), default=1, help="worker processes on the study (default 1)")
     s.add_argument("--no-multi-fidelity", action="store_true",
                    help="train every feasible candidate for all its epochs (default: screen after a quarter)")
+    s.add_argument("--cv-folds", type=_cv_folds, default=None,
+                   help="score candidates by K-fold cross-validated int8 accuracy; 0: the validation split "
+                        f"alone (default: {CV_FOLDS} when it has fewer than {CV_BELOW_VAL} series, else 0)")
     s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
     s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
                    help="Optuna sampler (default tpe; see the README for why)")

@@ -126,6 +126,8 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "other_formats": {f: {"fidelity": d["fidelity"]["fidelity"], "flash_bytes": d["cost"]["flash_bytes"]}
                           for f, d in (attrs.get("formats") or {}).items() if f != fmt},
         "accuracy": {"val_int8": attrs.get("val_accuracy_int8"),
+                     "cv_int8": attrs.get("cv_accuracy_int8"),  # this architecture and recipe over k folds
+                     "cv_fold_int8": attrs.get("cv_fold_accuracy_int8"),  # fold 0 is this model
                      "test_int8": study.user_attrs.get(TEST_ACCURACY_KEY, {}).get(str(trial.number)),
                      "val_float_before_quantization": attrs.get("val_accuracy_float")},
         "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": fmt,

@@ -11,7 +11,7 @@ from pathlib import Path
 from cost_models import DEVICES, Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
-from nas.data import Dataset
+from nas.data import Dataset, extra_folds
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
 from nas.train import Screen, TrainingError, as_model_input, epochs_for, train
 from search_spaces import get_space
@@ -86,6 +86,31 @@ def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
     return Screen(rung, keep)
 
 
+def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: int, *, epochs: int, seed: int,
+                             fold_seed: int, time_limit_s: float) -> tuple[float, list[float]]:
+    """Pooled int8 accuracy over k folds of training + validation data: fold 0 is the model that ships
+    (trained on the training split, scored on the validation split); folds 1..k-1 retrain the same
+    architecture and recipe on the rest of the data and score their own held-out fold in TFLM. The
+    folds depend on the study's seed only, so every candidate is scored on the same ones."""
+    import numpy as np
+
+    x_all = np.concatenate([dataset.x_train, dataset.x_val])
+    y_all = np.concatenate([dataset.y_train, dataset.y_val])
+    correct, total = fold0_correct, len(dataset.y_val)
+    per_fold = [fold0_correct / len(dataset.y_val)]
+    for j, held in enumerate(extra_folds(dataset.y_train, k, fold_seed), start=1):
+        keep = np.ones(len(y_all), bool)
+        keep[held] = False
+        model = build()
+        train(model, x_all[keep], y_all[keep], x_all[held], y_all[held], epochs=epochs, seed=seed + 1000 * j,
+              time_limit_s=time_limit_s)
+        int8 = Int8Model(to_int8_tflite(model, as_model_input(x_all[keep]), seed=seed))
+        right = int(round(int8.accuracy(x_all[held], y_all[held]) * len(held)))
+        per_fold.append(right / len(held))
+        correct, total = correct + right, total + len(held)
+    return correct / total, per_fold
+
+
 def latency_by_device(graph) -> dict[str, float]:
     from cost_models.latency import latency_ms
 
@@ -94,8 +119,9 @@ def latency_by_device(graph) -> dict[str, float]:
 
 def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
                    epochs: int | None, seed: int, time_limit_s: float, artifact_store=None,
-                   multi_fidelity: bool = True, reject_before_training: bool = True):
-    """`epochs=None` lets `nas.train.epochs_for` choose from the training set's size.
+                   multi_fidelity: bool = True, reject_before_training: bool = True, cv_folds: int = 0):
+    """`epochs=None` lets `nas.train.epochs_for` choose from the training set's size. `cv_folds=k`
+    scores a candidate by its k-fold cross-validated int8 accuracy (see cross_validated_accuracy).
     `multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
     trains over-budget candidates too (only for the benchmark that measures what rejection saves)."""
     import optuna
@@ -176,8 +202,22 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                                              study_or_trial=trial)
                        for kind, path in (("keras", keras_path), ("tflite", tflite_path))}
             trial.set_user_attr("artifacts", ids)
-        log.debug("trial %d: int8 val acc %.3f, flash %d B", trial.number, accuracy, len(tflite))
-        return accuracy, float(len(tflite))
+        score = accuracy
+        if cv_folds and not broken:
+            def build():
+                return space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
+
+            try:
+                score, per_fold = cross_validated_accuracy(
+                    build, dataset, cv_folds, int(round(accuracy * len(dataset.y_val))), epochs=n_epochs,
+                    seed=seed + trial.number, fold_seed=seed, time_limit_s=time_limit_s)
+            except RECOVERABLE as exc:
+                trial.set_user_attr("fail_reason", f"cross-validation: {exc}")
+                raise
+            trial.set_user_attr("cv_accuracy_int8", score)
+            trial.set_user_attr("cv_fold_accuracy_int8", per_fold)
+        log.debug("trial %d: int8 score %.3f, flash %d B", trial.number, score, len(tflite))
+        return score, float(len(tflite))
 
     return objective
 

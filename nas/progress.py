@@ -19,7 +19,9 @@ def describe(trial) -> str:
                 f"{c['latency_ms']:.2f} ms" + ("" if a.get("feasible") else f"  (over {', '.join(a['broken'])})"))
     if a.get("trained") and a.get("val_accuracy_int8") is not None:
         c = a["cost"]
-        return (f"int8 val acc {a['val_accuracy_int8']:.3f}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+        folds = a.get("cv_fold_accuracy_int8")
+        cv = f" ({len(folds)}-fold cv {a['cv_accuracy_int8']:.3f})" if folds else ""
+        return (f"int8 val acc {a['val_accuracy_int8']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                 f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
                 + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
     if a.get("screened_out"):

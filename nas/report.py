@@ -45,7 +45,8 @@ def score_label(config: dict) -> str:
     if config["space"] == "mlp":
         extra = config.get("extra", {})
         return f"fraction of rows within rtol={extra.get('rtol')}, atol={extra.get('atol')}"
-    return "int8 val accuracy"
+    folds = config.get("extra", {}).get("objective", {}).get("cv_folds")
+    return f"int8 accuracy, {folds}-fold cross-validated" if folds else "int8 val accuracy"
 
 
 def _hover(r: dict) -> str:

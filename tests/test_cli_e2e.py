@@ -61,7 +61,13 @@ def test_feasible_candidates_carry_int8_accuracy_and_exact_costs(searched):
     assert done
     for t in done:
         acc = t.user_attrs["val_accuracy_int8"]
-        assert 0.0 <= acc <= 1.0 and t.values[0] == acc
+        assert 0.0 <= acc <= 1.0
+        folds = t.user_attrs.get("cv_fold_accuracy_int8")
+        if t.user_attrs["feasible"]:  # 6 validation series are too few to rank: 5-fold cross-validated
+            assert len(folds) == 5 and folds[0] == acc  # fold 0 is the model that ships
+            assert t.values[0] == t.user_attrs["cv_accuracy_int8"] and min(folds) <= t.values[0] <= max(folds)
+        else:
+            assert folds is None and t.values[0] == acc
         assert t.values[1] == t.user_attrs["cost"]["flash_bytes"]
         assert t.user_attrs["cost"]["latency_ms"] <= 5.0 or not t.user_attrs["feasible"]
 
@@ -250,6 +256,8 @@ BAD_INPUTS = [
     (["search", "--max-flash-kb", "-1"], "must be greater than 0"),
     (["search", "--max-latency-ms", "nan"], "must be greater than 0"),
     (["search", "--trials", "0"], "must be greater than 0"),
+    (["search", "--cv-folds", "1"], "must be 0 (no cross-validation) or at least 2"),
+    (["search", "--space", "mlp", "--cv-folds", "3"], "--cv-folds is for classifier spaces"),
     (["search", "--study", "../evil"], "invalid study name"),
     (["search", "--study", "a/b"], "invalid study name"),
     (["resume", "missing"], "no study named 'missing'"),

@@ -59,7 +59,8 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
     raise AssertionError("no trial reached training in time")
 
 
-SEARCH = ["search", "--data", "tiny.npz", "--trials", "6", "--epochs", "40", "--max-latency-ms", "8",
+# --cv-folds 0: these tests are about faults, not scores; one training per candidate keeps them short
+SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--trials", "6", "--epochs", "40", "--max-latency-ms", "8",
           "--no-multi-fidelity"]
 
 
@@ -138,7 +139,7 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     monkeypatch.setattr(objective, "train", train)
     monkeypatch.setattr(objective, "to_int8_tflite", convert)
     monkeypatch.chdir(tiny)
-    assert main(["search", "--data", "tiny.npz", "--study", "f", "--trials", "6", "--epochs", "2",
+    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--study", "f", "--trials", "6", "--epochs", "2",
                  "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
     trials = _load(tiny, "f").trials
     reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
@@ -155,8 +156,8 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
     """--jobs 4 on the default SQLite storage: the study is created before the workers start, each
     worker reopens it; the trials asked for all finish, numbered without gaps or duplicates."""
     monkeypatch.chdir(tiny)
-    assert main(["search", "--data", "tiny.npz", "--study", "j", "--trials", "8", "--epochs", "2", "--jobs", "4",
-                 "--max-latency-ms", "5"]) == 0
+    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--study", "j", "--trials", "8", "--epochs", "2",
+                 "--jobs", "4", "--max-latency-ms", "5"]) == 0
     trials = _load(tiny, "j").trials
     assert [t.number for t in trials] == list(range(len(trials)))
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 8
