@@ -1,7 +1,8 @@
 """Diagnosis, not a selection rule: the int8 *test* accuracy of every trained feasible model of a study,
-grouped by its int8 validation accuracy. It shows how well the validation split can tell models
-apart (on GunPoint, 10 validation series: many models tie at 1.000 with very different test
-accuracies). Nothing here feeds back into a search.
+grouped by the score the search ranked it by (int8 validation accuracy, or the cross-validated int8
+accuracy when the study used it), with the rank correlation of score and test accuracy. It shows how
+well the score can tell models apart (on GunPoint's 10 validation series, many models tie at 1.000
+with very different test accuracies). Nothing here feeds back into a search.
 
 Run: python benchmarks/selection_diagnosis.py STUDY --storage sqlite:///DIR/STUDY.db
      (e.g. a study kept by `benchmarks/result_quality.py --keep DIR`)
@@ -33,17 +34,28 @@ def main() -> None:
 
     study, config = load(args.study, args.storage)
     dataset = load_data(config.data)
-    by_val: dict[float, list[float]] = defaultdict(list)
+    from scipy.stats import spearmanr
+
+    by_score: dict[float, list[float]] = defaultdict(list)
+    pairs = []
+    cross_validated = False
     for t in study.trials:
         if t.state.name == "COMPLETE" and t.user_attrs.get("trained") and t.user_attrs.get("feasible"):
             model = Int8Model(load_tflite(study, config, t))
-            by_val[t.user_attrs["val_accuracy_int8"]].append(model.accuracy(dataset.x_test, dataset.y_test))
-    print(f"{args.study}: {sum(map(len, by_val.values()))} trained feasible models, "
-          f"{len(dataset.y_val)} validation and {len(dataset.y_test)} test series")
-    print(f"{'int8 val':>8} {'models':>6} {'test min':>8} {'median':>8} {'max':>8}")
-    for val in sorted(by_val, reverse=True):
-        accs = np.array(by_val[val])
-        print(f"{val:>8.3f} {len(accs):>6} {accs.min():>8.3f} {np.median(accs):>8.3f} {accs.max():>8.3f}")
+            test = model.accuracy(dataset.x_test, dataset.y_test)
+            cross_validated |= "cv_accuracy_int8" in t.user_attrs
+            by_score[t.values[0]].append(test)
+            pairs.append((t.values[0], test))
+    label = "int8 cv" if cross_validated else "int8 val"
+    print(f"{args.study}: {len(pairs)} trained feasible models, {len(dataset.y_val)} validation and "
+          f"{len(dataset.y_test)} test series; score: {label}")
+    print(f"{label:>8} {'models':>6} {'test min':>8} {'median':>8} {'max':>8}")
+    for score in sorted(by_score, reverse=True):
+        accs = np.array(by_score[score])
+        print(f"{score:>8.3f} {len(accs):>6} {accs.min():>8.3f} {np.median(accs):>8.3f} {accs.max():>8.3f}")
+    if len({s for s, _ in pairs}) > 1:
+        rho = spearmanr([s for s, _ in pairs], [t for _, t in pairs]).statistic
+        print(f"Spearman rank correlation of score and test accuracy: {rho:.2f}")
 
 
 if __name__ == "__main__":
