@@ -53,7 +53,8 @@ def _front_table(rows: list[dict]) -> str:
                          f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                          f"{r['latency_ms']:>6.2f}  {r['architecture']}")
         return "\n".join(lines)
-    head = (f"{'trial':>5}  {'int8 val':>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
+    score = "int8 cv" if any(r["cv_accuracy_int8"] is not None for r in front) else "int8 val"
+    head = (f"{'trial':>5}  {score:>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
             f"{'ms':>6}  {'MACs':>9}  architecture")
     lines = [head, "-" * len(head)]
     for r in front:
