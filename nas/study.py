@@ -10,6 +10,7 @@ import os
 import random
 import re
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,9 +94,13 @@ def _storage(url: str):
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite:") else {"pool_pre_ping": True}
     for attempt in range(6):
         try:
-            return optuna.storages.RDBStorage(
-                _with_driver(url), engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+            # heartbeat options are flagged experimental by Optuna; users need not see that on every command
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _with_driver(url), engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRY))
         except SQLAlchemyError as exc:
             if not _creation_race(exc):
                 raise StudyError(f"cannot open study storage {redact(url)}: {_detail(exc, url)}") from None
