@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from nas.train import quiet_tensorflow
+    from nas.objective import quiet_tensorflow
 
     quiet_tensorflow()
     import keras

@@ -304,9 +304,10 @@ def _device_dict(device) -> dict:
 
 
 def _setup_tensorflow() -> None:
-    from nas.train import quiet_tensorflow
+    from nas.objective import quiet_tensorflow
 
     quiet_tensorflow()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def cmd_resume(args) -> int:

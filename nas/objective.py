@@ -4,6 +4,7 @@ convert to int8 -> score the int8 model. Made in one place so every search runs 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -219,3 +220,8 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         return score, float(len(tflite))
 
     return objective
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")

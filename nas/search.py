@@ -14,12 +14,12 @@ from collections.abc import Callable
 from cost_models import Budget, Device
 from cost_models.device import device_from_dict
 from nas.data import Dataset
-from nas.objective import RECOVERABLE, make_objective
+from nas.objective import RECOVERABLE, make_objective, quiet_tensorflow
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import SEEDED_KINDS, Progress
 from nas.results import TEST_ACCURACY_KEY, study_rows
 from nas.study import RunConfig, artifact_store
-from nas.train import DEFAULT_EPOCHS, quiet_tensorflow
+from nas.train import DEFAULT_EPOCHS
 
 log = logging.getLogger(__name__)
 

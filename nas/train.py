@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,31 +111,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
                        screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
 
 
-def quiet_tensorflow() -> None:
-    """Import TensorFlow without its start-up chatter, and keep its warnings from the terminal.
-
-    Importing TensorFlow writes C++ notices (oneDNN, "before absl::InitializeLog()") to file
-    descriptor 2 before its logging is set up, where TF_CPP_MIN_LOG_LEVEL does not reach them; they
-    are hidden for the import alone. Its Python logger warns of tf.function retracing, which every
-    search that builds many small models triggers. An import that fails still raises, with its message.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" not in sys.modules:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 2)
-                import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
 def _deadline_callback_base():
-    quiet_tensorflow()
     import keras
 
     return keras.callbacks.Callback
