@@ -19,6 +19,9 @@ PATIENCE_STEPS = 60  # ...and at least this many gradient steps
 DEFAULT_EPOCHS = 20  # `--epochs` left to nas: this many, or more for a small training set...
 MIN_STEPS = 500  # ...so that a full training takes at least this many gradient steps...
 MAX_AUTO_EPOCHS = 120  # ...within this many epochs
+SLICE = 0.9  # augmentation: a random window of this share of the series, stretched back to full length...
+SCALE_SD = 0.1  # ...times a random gain around 1...
+JITTER_SD = 0.03  # ...plus noise, in the z-normalized units of the series
 
 
 def batch_size_for(n_train: int) -> int:
@@ -79,9 +82,31 @@ def configure_threads(threads: int) -> None:
         pass  # already initialised in this process: keep what it has
 
 
+def augmented(x, y, *, batch_size: int, seed: int):
+    """A tf.data pipeline of (N, 1, length, channels) series, each batch drawn afresh every epoch as
+    window slicing (Le Guennec et al. 2016: a random SLICE of the series resized to full length), a
+    random gain and jitter. The augmentation lives outside the model, so nothing of it is converted
+    or shipped."""
+    import tensorflow as tf
+
+    length = x.shape[2]
+    width = max(1, int(SLICE * length))
+
+    def distort(xb, yb):
+        start = tf.random.uniform([], 0, length - width + 1, dtype=tf.int32)
+        xb = tf.image.resize(xb[:, :, start:start + width, :], (1, length))
+        gain = tf.random.normal([tf.shape(xb)[0], 1, 1, 1], 1.0, SCALE_SD)
+        return xb * gain + tf.random.normal(tf.shape(xb), 0.0, JITTER_SD), yb
+
+    data = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y))
+    return data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).batch(batch_size).map(distort)
+
+
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
           time_limit_s: float | None = None, loss: str = "sparse_categorical_crossentropy",
-          batch_size: int | None = None, reshape=as_model_input, screen: Screen | None = None) -> TrainResult:
+          batch_size: int | None = None, reshape=as_model_input, screen: Screen | None = None,
+          patience: int | None = None, augment: bool = False) -> TrainResult:
+    """`patience` defaults to patience_for(); `augment` trains on augmented() batches (series only)."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -89,7 +114,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss,
                   metrics=["accuracy"] if screen else None)
     start = time.monotonic()
-    patience = patience_for(len(x_train), batch_size)
+    patience = patience or patience_for(len(x_train), batch_size)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.TerminateOnNaN(),
@@ -100,8 +125,13 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     rung = _Rung(screen) if screen and screen.epochs < epochs else None
     if rung:
         callbacks.append(rung)
-    history = model.fit(reshape(x_train), y_train, validation_data=(reshape(x_val), y_val),
-                        epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0)
+    if augment:
+        fit_data = {"x": augmented(reshape(x_train), y_train, batch_size=batch_size, seed=seed),
+                    "shuffle": False}  # the pipeline shuffles
+    else:
+        fit_data = {"x": reshape(x_train), "y": y_train, "batch_size": batch_size}
+    history = model.fit(**fit_data, validation_data=(reshape(x_val), y_val), epochs=epochs,
+                        callbacks=callbacks, verbose=0)
     losses = history.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrainingError("training loss became NaN or infinite")
