@@ -38,6 +38,16 @@ def _positive(kind):
     return parse
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, got {text!r}")
+    return value
+
+
 # ---------------------------------------------------------------- search / resume
 def _front_table(rows: list[dict]) -> str:
     front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
@@ -61,7 +71,8 @@ def _front_table(rows: list[dict]) -> str:
         test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
         lines.append(f"{r['number']:>5}  {r['score']:>8.3f}  {test:>9}  "
                      f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
-                     f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}")
+                     f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
+                     + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
     return "\n".join(lines)
 
 
@@ -150,6 +161,7 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: 
                                     progress=progress, while_waiting=refresh, run_id=run_id)
             if timeout is not None:
                 break
+        wall += _polish(study, config, dataset, name, storage, jobs, progress, run_id)
     except WorkerDied as exc:
         print(f"nas: {exc}. Resume with: nas resume {name}", file=sys.stderr)
         return 1
@@ -159,6 +171,37 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: 
         return 130
     return _finish(study, config, dataset, name, storage, wall)
 
+
+def _polish(study, config, dataset, name, storage, jobs, progress, run_id) -> float:
+    """After the search: the best front members' architectures trained again with the long recipe,
+    each as a trial of its own (nas.search.queue_polish). Returns wall seconds."""
+    from optuna.trial import TrialState
+
+    from nas.objective import POLISH_FACTOR
+    from nas.search import queue_polish, run, run_workers
+
+    if config.space == "mlp":
+        return 0.0
+    queued = queue_polish(study, config.extra.get("polish", 0))
+    if not queued:
+        return 0.0
+    print(f"Polishing the front: trial(s) {', '.join(map(str, queued))} trained again for {POLISH_FACTOR}x the "
+          "epochs on augmented series.", file=sys.stderr)
+    wall = 0.0
+    # until the queued trials have run: another process searching the same study may take some of them
+    # (they are polished all the same), and this one must not sample new candidates in their place
+    while left := sum(t.user_attrs.get("polish_of") in queued
+                      for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
+        if jobs == 1:
+            wall += run(study, config, dataset, n_trials=1, timeout=None, on_trial=progress,
+                        shared=not storage.startswith("sqlite:"), run_id=run_id)
+        else:
+            wall += run_workers(name, storage, config, jobs=min(jobs, left), n_trials=left, timeout=None,
+                                progress=progress, run_id=run_id)
+    return wall
+
+
+POLISH_DEFAULT = 3  # front members trained again with the long recipe after a search
 
 ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
 
@@ -223,7 +266,8 @@ def _create_or_continue(args, name, storage, space, device, budget, spec, direct
                        extra={"objective": {"multi_fidelity": not args.no_multi_fidelity,
                                             "cv_folds": (cv_folds_for(spec.get("n_val")) if args.cv_folds is None
                                                          else args.cv_folds),
-                                            "reject_before_training": not args.train_over_budget}})
+                                            "reject_before_training": not args.train_over_budget},
+                              "polish": args.polish})
     study, stored = create_or_load(name, storage, config, directions=directions)
     if stored is config:
         return study, config, True
@@ -613,13 +657,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")
     s.add_argument("--trials", type=_positive(int), help="trials to run (default 50; with --timeout, no limit)")
-    s.add_argument("--timeout", type=_positive(float), help="stop starting trials after SECONDS")
+    s.add_argument("--timeout", type=_positive(float),
+                   help="stop starting trials after SECONDS (the front's polish follows)")
     s.add_argument("--jobs", type=_positive(int), default=1, help="worker processes on the study (default 1)")
     s.add_argument("--no-multi-fidelity", action="store_true",
                    help="train every feasible candidate for all its epochs (default: screen after a quarter)")
     s.add_argument("--cv-folds", type=_cv_folds, default=None,
                    help="score candidates by K-fold cross-validated int8 accuracy; 0: the validation split "
                         f"alone (default: {CV_FOLDS} when it has fewer than {CV_BELOW_VAL} series, else 0)")
+    s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
+                   help="after the search, train the best K front members' architectures again for longer on "
+                        f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
     s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
     s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
                    help="Optuna sampler (default tpe; see the README for why)")

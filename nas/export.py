@@ -138,6 +138,7 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "data": config.data,
         "seed": config.seed,
         "epochs": attrs.get("epochs_planned", config.epochs),
+        "training": attrs.get("recipe"),  # epochs, early-stopping patience, augmentation; polish_of: see README
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out

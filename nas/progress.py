@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 SEEDED_KINDS = ("teacher", "exact-reduction")  # seeded before the search; not counted in the bar
+POLISH = "polish"  # a front member's architecture trained again after the search (nas.search.queue_polish)
 
 
 def describe(trial) -> str:
@@ -21,7 +22,8 @@ def describe(trial) -> str:
         c = a["cost"]
         folds = a.get("cv_fold_accuracy_int8")
         cv = f" ({len(folds)}-fold cv {a['cv_accuracy_int8']:.3f})" if folds else ""
-        return (f"int8 val acc {a['val_accuracy_int8']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+        polish = f"polish of trial {a['polish_of']}: " if a.get("kind") == POLISH else ""
+        return (f"{polish}int8 val acc {a['val_accuracy_int8']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                 f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
                 + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
     if a.get("screened_out"):
@@ -48,7 +50,7 @@ class Progress:
         if self.total:
             done = sum(1 for t in study.get_trials(deepcopy=False)
                        if t.number >= self.first_number and t.state.is_finished()
-                       and t.user_attrs.get("kind") not in SEEDED_KINDS)
+                       and t.user_attrs.get("kind") not in (*SEEDED_KINDS, POLISH))
             filled = round(20 * min(done, self.total) / self.total)
             bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total} "
         who = f"[{self.worker}] " if self.worker else ""

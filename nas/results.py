@@ -36,6 +36,7 @@ def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
     cost = attrs.get("cost") or attrs.get("estimate") or {}
     return {
         "kind": attrs.get("kind", "candidate"),
+        "polish_of": attrs.get("polish_of"),  # trained again after the search with the long recipe
         "format": "int8",
         "shipped": True,
         "score": attrs.get("cv_accuracy_int8", attrs.get("val_accuracy_int8")),
@@ -82,9 +83,10 @@ def pareto_front(rows: list[dict]) -> list[dict]:
         )
         if not dominated:
             front.append(r)
-    # equal points: keep the earliest trial only
+    # equal points: keep one, a polished model over the one it polished (trained longer, on augmented series),
+    # else the earliest trial
     seen, unique = set(), []
-    for r in sorted(front, key=lambda r: (r["flash_bytes"], -r["score"], r["number"])):
+    for r in sorted(front, key=lambda r: (r["flash_bytes"], -r["score"], r["polish_of"] is None, r["number"])):
         key = (_quality(r), r["flash_bytes"])
         if key not in seen:
             seen.add(key)

@@ -16,7 +16,7 @@ from cost_models.device import device_from_dict
 from nas.data import Dataset
 from nas.objective import RECOVERABLE, make_objective, quiet_tensorflow
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
-from nas.progress import SEEDED_KINDS, Progress
+from nas.progress import POLISH, SEEDED_KINDS, Progress
 from nas.results import TEST_ACCURACY_KEY, study_rows
 from nas.study import RunConfig, artifact_store
 from nas.train import DEFAULT_EPOCHS
@@ -115,8 +115,8 @@ def new_run_id() -> str:
 
 def _counts(t) -> bool:
     """Trials that count toward a request: complete or pruned (rejected, screened), not failed, not the
-    teacher trials the mlp space seeds."""
-    return t.state.name in ("COMPLETE", "PRUNED") and t.user_attrs.get("kind") not in SEEDED_KINDS
+    teacher trials the mlp space seeds, not the polish trials that follow a search."""
+    return t.state.name in ("COMPLETE", "PRUNED") and t.user_attrs.get("kind") not in (*SEEDED_KINDS, POLISH)
 
 
 def finished_count(study, run_id: str | None = None) -> int:
@@ -160,10 +160,33 @@ def requeue_interrupted(study) -> list[int]:
     again = [t for t in study.get_trials(deepcopy=False)
              if t.state.name == "FAIL" and t.user_attrs.get("fail_reason") == INTERRUPTED and t.number not in done]
     for t in again:
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+        carried = {k: t.user_attrs[k] for k in ("kind", "polish_of") if k in t.user_attrs}
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, **carried}, skip_if_exists=False)
     if again:
         study.set_user_attr(REQUEUED_KEY, sorted(done | {t.number for t in again}))
     return [t.number for t in again]
+
+
+def queue_polish(study, k: int) -> list[int]:
+    """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front whose
+    architecture has not had it yet. Each becomes a trial of its own, so it joins the front only if its
+    own int8 score earns it, and the shipped model is always the one whose score is reported. Returns
+    the trial numbers polished."""
+    if k <= 0:
+        return []
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    # by architecture: the original's params (a queued trial has none of its own until it starts)
+    done = {_key(trials[t.user_attrs["polish_of"]].params) for t in trials.values()
+            if t.user_attrs.get("kind") == POLISH and t.user_attrs.get("polish_of") in trials}
+    front = [r for r in study_rows(study) if r["on_front"] and r["kind"] != POLISH and _key(r["params"]) not in done]
+    chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
+    for r in chosen:
+        study.enqueue_trial(r["params"], user_attrs={"kind": POLISH, "polish_of": r["number"]}, skip_if_exists=False)
+    return [r["number"] for r in chosen]
+
+
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
 
 
 def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:

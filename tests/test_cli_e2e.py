@@ -72,16 +72,41 @@ def test_feasible_candidates_carry_int8_accuracy_and_exact_costs(searched):
         assert t.user_attrs["cost"]["latency_ms"] <= 5.0 or not t.user_attrs["feasible"]
 
 
+def _searched(study):
+    """The trials the sampler proposed: not the polish trials that follow a search."""
+    return [t for t in study.trials if t.user_attrs.get("kind") != "polish"]
+
+
+def test_the_best_front_members_are_polished_after_the_search(searched):
+    from nas.cli import POLISH_DEFAULT
+    from nas.objective import POLISH_FACTOR
+
+    study, _ = _study()
+    polished = [t for t in study.trials if t.user_attrs.get("kind") == "polish"]
+    assert len(_searched(study)) == 6  # the 6 asked for; the polish comes on top
+    assert 1 <= len(polished) <= POLISH_DEFAULT
+    for t in polished:
+        original = study.trials[t.user_attrs["polish_of"]]
+        assert t.number > original.number and t.params == original.params
+        assert t.user_attrs["recipe"] == {"epochs": 2 * POLISH_FACTOR, "patience": t.user_attrs["recipe"]["patience"],
+                                          "augment": True, "polish_of": original.number}
+        assert original.user_attrs["recipe"]["epochs"] == 2 and not original.user_attrs["recipe"]["augment"]
+        assert t.user_attrs["recipe"]["patience"] == POLISH_FACTOR * original.user_attrs["recipe"]["patience"]
+        assert t.state.name == "COMPLETE" and t.user_attrs["trained"]  # scored like any trial: no screening
+        assert "screen" not in t.user_attrs and t.values[0] == t.user_attrs["cv_accuracy_int8"]
+    assert len({t.user_attrs["polish_of"] for t in polished}) == len(polished)  # once each
+
+
 def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
     monkeypatch.chdir(searched)
-    before = len(_study()[0].trials)
+    before = len(_searched(_study()[0]))
     assert main(["resume", "e2e", "--trials", "2"]) == 0
     study, config = _study()
-    assert len(study.trials) == before + 2
+    assert len(_searched(study)) == before + 2
     assert config.epochs == 2 and config.budget["max_latency_ms"] == 5.0  # read back from the study
     # running the same search command again continues it as well
     assert main([*SEARCH[:5], "--trials", "1", "--epochs", "2", "--seed", "1", "--max-latency-ms", "5"]) == 0
-    assert len(_study()[0].trials) == before + 3
+    assert len(_searched(_study()[0])) == before + 3
 
 
 def test_report_data_agrees_with_the_study(searched, monkeypatch):

@@ -59,9 +59,9 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
     raise AssertionError("no trial reached training in time")
 
 
-# --cv-folds 0: these tests are about faults, not scores; one training per candidate keeps them short
-SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--trials", "6", "--epochs", "40", "--max-latency-ms", "8",
-          "--no-multi-fidelity"]
+# --cv-folds 0, --polish 0: these tests are about faults, not scores; one training per candidate keeps them short
+SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--trials", "6", "--epochs", "40",
+          "--max-latency-ms", "8", "--no-multi-fidelity"]
 
 
 def test_kill_9_mid_training_then_resume_retries_it(tiny):
@@ -139,8 +139,8 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     monkeypatch.setattr(objective, "train", train)
     monkeypatch.setattr(objective, "to_int8_tflite", convert)
     monkeypatch.chdir(tiny)
-    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--study", "f", "--trials", "6", "--epochs", "2",
-                 "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
+    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--study", "f", "--trials", "6",
+                 "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
     trials = _load(tiny, "f").trials
     reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
     assert any("NaN" in r for r in reasons)
@@ -160,7 +160,10 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
                  "--jobs", "4", "--max-latency-ms", "5"]) == 0
     trials = _load(tiny, "j").trials
     assert [t.number for t in trials] == list(range(len(trials)))
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 8
+    searched = [t for t in trials if t.user_attrs.get("kind") != "polish"]
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 8
+    polished = [t for t in trials if t.user_attrs.get("kind") == "polish"]  # by the workers too, after the 8
+    assert all(t.state.name == "COMPLETE" and t.number >= 8 for t in polished)
     pids = {t.user_attrs["worker"]["pid"] for t in trials if "worker" in t.user_attrs}
     assert len(pids) >= 2 and os.getpid() not in pids  # ran in worker processes
     assert "[w" in capfd.readouterr().err  # progress lines name the worker (printed by the worker processes)

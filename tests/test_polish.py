@@ -1,0 +1,86 @@
+"""The polish after a search: which front members get the long recipe, and the augmented batches it
+trains on."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from nas.progress import POLISH
+from nas.search import queue_polish
+
+DIST = {"width": optuna.distributions.IntDistribution(1, 100)}
+
+
+def _study(points):
+    """A study of trained, feasible candidates: (width, int8 val accuracy, flash bytes) each."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for width, acc, flash in points:
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": width}, distributions=DIST, values=[acc, flash],
+            user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": acc,
+                        "cost": {"flash_bytes": flash}}))
+    return study
+
+
+def _waiting(study):
+    return [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+
+
+def test_the_best_front_members_are_queued_once_each():
+    # front: #0 (0.90, 5 KB), #1 (0.80, 3 KB), #2 (0.95, 9 KB); #3 is dominated by #0
+    study = _study([(10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000), (40, 0.70, 6000)])
+    assert queue_polish(study, 2) == [2, 0]  # best score first
+    queued = _waiting(study)
+    assert [(t.system_attrs["fixed_params"], t.user_attrs["kind"], t.user_attrs["polish_of"]) for t in queued] == [
+        ({"width": 30}, POLISH, 2), ({"width": 10}, POLISH, 0)]
+    assert queue_polish(study, 2) == [1]  # the queued ones are not queued again
+    assert queue_polish(study, 2) == []
+    assert queue_polish(_study([(10, 0.9, 5000)]), 0) == []
+
+
+def test_a_polished_model_on_the_front_is_not_polished_again():
+    study = _study([(10, 0.90, 5000)])
+    study.add_trial(optuna.trial.create_trial(
+        params={"width": 10}, distributions=DIST, values=[0.97, 5000],
+        user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": 0.97, "cost": {"flash_bytes": 5000},
+                    "kind": POLISH, "polish_of": 0}))
+    study.add_trial(optuna.trial.create_trial(  # a new front member after a resume: it gets its turn
+        params={"width": 50}, distributions=DIST, values=[0.85, 2000],
+        user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": 0.85, "cost": {"flash_bytes": 2000}}))
+    assert queue_polish(study, 3) == [2]
+
+
+def test_a_polished_model_that_ties_its_original_takes_its_place_on_the_front():
+    from nas.results import study_rows
+
+    study = _study([(10, 1.0, 5000), (20, 0.9, 3000)])
+    for acc in (1.0, 0.8):  # a tie with #0, then a polish of #1 that did worse than it
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": 10 if acc == 1.0 else 20}, distributions=DIST, values=[acc, 5000 if acc == 1.0 else 3000],
+            user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": acc,
+                        "cost": {"flash_bytes": 5000 if acc == 1.0 else 3000}, "kind": POLISH,
+                        "polish_of": 0 if acc == 1.0 else 1}))
+    assert sorted(r["number"] for r in study_rows(study) if r["on_front"]) == [1, 2]
+
+
+def test_augmented_batches_keep_shapes_and_labels_and_differ_every_epoch():
+    tf = pytest.importorskip("tensorflow")
+    from nas.train import augmented
+
+    t = np.linspace(0, 2 * np.pi, 50)
+    x = np.stack([np.stack([np.sin(t * (1 + i % 3) + i), np.cos(t + i)], -1)[None] for i in range(12)])
+    x = x.astype("float32")
+    y = np.arange(12)
+    data = augmented(x, y, batch_size=12, seed=3)
+    (xa, ya), (xb, yb) = list(data.take(1)) + list(data.take(1))
+    for xs, ys in ((xa, ya), (xb, yb)):
+        assert xs.shape == x.shape and xs.dtype == tf.float32
+        assert sorted(ys.numpy().tolist()) == y.tolist()  # every series once, with its own label
+        back = x[ys.numpy()]
+        assert np.isfinite(xs.numpy()).all() and not np.allclose(xs.numpy(), back)
+        # a distortion, not new data: each series stays close to its original
+        for got, want in zip(xs.numpy(), back, strict=True):
+            assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.5
+    assert not np.allclose(xa.numpy()[np.argsort(ya.numpy())], xb.numpy()[np.argsort(yb.numpy())])
