@@ -6,10 +6,13 @@ says they fit the device's budget, so the comparison is over the models a search
 architecture is trained once per recipe with the same seed; the table gives the mean int8 validation
 accuracy and cross-entropy, and how often each recipe beat the baseline on the same architecture.
 
-Recipes: v1 (the space's version 1: no BatchNormalization) and bn (version 2: BatchNormalization after
-every conv, momentum 0.9, folded into the conv on conversion).
+Recipes: v1 (the space's version 1: no BatchNormalization), bn (version 2: BatchNormalization after
+every conv, momentum 0.9, folded into the conv on conversion; the search's recipe) and polish (bn
+trained with the recipe of the polish after a search: POLISH_FACTOR times the epochs and the
+early-stopping patience, on augmented series).
 
-Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs 60]
+Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
+     [--recipes v1,bn,polish]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RECIPES = ("v1", "bn")
+RECIPES = ("v1", "bn", "polish")
 
 
 def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int) -> list[dict]:
@@ -47,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
     parser.add_argument("--models", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, help="default: as a search chooses them (nas.train.epochs_for)")
     parser.add_argument("--device", default="nano33")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--seed", type=int, default=0)
@@ -62,17 +65,20 @@ def main() -> None:
 
     from cost_models import Budget, get_device
     from nas import data as data_mod
+    from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
     from nas.quantize import Int8Model, to_int8_tflite
-    from nas.train import as_model_input, train
+    from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, train
     from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     recipes = args.recipes.split(",")
     ds = data_mod.load_file(args.data, seed=args.seed)
     device = get_device(args.device)
+    epochs = args.epochs or epochs_for(len(ds.y_train))
+    patience = patience_for(len(ds.y_train), batch_size_for(len(ds.y_train)))
     archs = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, Budget(), args.seed)
     print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(archs)} architectures "
-          f"sampled at random and feasible on {device.name}; {args.epochs} epochs; int8 scored in TFLM on "
+          f"sampled at random and feasible on {device.name}; {epochs} epochs; int8 scored in TFLM on "
           "the validation split", flush=True)
     scores = {r: [] for r in recipes}
     start = time.monotonic()
@@ -82,7 +88,9 @@ def main() -> None:
             keras.backend.clear_session()
             model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
                                    n_outputs=len(ds.classes), batchnorm=recipe != "v1")
-            train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=args.epochs, seed=args.seed + i)
+            factor = POLISH_FACTOR if recipe == "polish" else 1
+            train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor, seed=args.seed + i,
+                  patience=patience * factor, augment=recipe == "polish" and POLISH_AUGMENT)
             int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
             prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
             acc = float((prob.argmax(1) == ds.y_val).mean())

@@ -9,6 +9,8 @@ in this one run, so the ratios share the machine's state):
 For each: trials run, candidates trained (fully; and screened out after a short training), infeasible
 candidates trained, trials per hour, and the hypervolume of the feasible front of (int8 validation
 accuracy, flash bytes) with reference point (accuracy 0, the flash budget), as a share of that box.
+Every arm runs with --polish 0: the measure is of the search within its wall clock, and the polish of
+the front that follows a search as shipped would take the same time after any of them.
 With --seeds N the arms run N times (seeds S..S+N-1, arms interleaved per seed): one run's sampling
 luck is as large as the differences between arms, so the ratios are given per seed and of the means.
 
@@ -62,7 +64,8 @@ def main() -> None:
             label, extra = ARMS[arm]
             wall, study = nas_search(Path(tmp), f"eff-{arm}-{seed}", "--space", "spectral", "--device", args.device,
                                      "--data", str(Path(args.data).resolve()), "--timeout", str(args.minutes * 60),
-                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(seed), *extra,
+                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(seed),
+                                     "--polish", "0", *extra,
                                      label=f"arm {arm} ({label}), seed {seed}")
             rows = [r for r in study_rows(study) if r["shipped"]]
             attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}

@@ -4,7 +4,8 @@ with one worker process and then with two, one after the other in this one run.
 Each worker sets TensorFlow to cores / jobs threads. The two runs sample different architectures
 (each worker has its own sampler seed), so besides wall time this prints what was trained and the
 training seconds per trained trial, summed from the trials' own records: the speed-up in trials per
-hour, and in trained trials per hour, are the ratios that matter.
+hour, and in trained trials per hour, are the ratios that matter. The polish of the front that follows
+a search is turned off (--polish 0): it is a few trainings, not the search being timed.
 
 Run: python benchmarks/worker_speedup.py [--data ../shared/data/ucr/OSULeaf.npz] [--trials 40]
 """
@@ -45,7 +46,8 @@ def main() -> None:
         for jobs in (1, 2):
             wall, study = nas_search(Path(tmp), f"jobs{jobs}", "--space", "spectral", "--device", args.device,
                                      "--data", str(Path(args.data).resolve()), "--trials", str(args.trials),
-                                     "--epochs", str(args.epochs), "--seed", str(args.seed), "--jobs", str(jobs))
+                                     "--epochs", str(args.epochs), "--seed", str(args.seed), "--jobs", str(jobs),
+                                     "--polish", "0")
             trials = study.trials
             trained = [t for t in trials if t.user_attrs.get("trained")]
             train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trained)
