@@ -49,7 +49,8 @@ def main() -> None:
     device = get_device(args.device)
     print(f"FCN on a ({args.length}, 1) series, {args.classes} classes, int8, estimated for {device.name} "
           f"(budget {args.max_flash_kb:g} KB flash, {args.max_ram_kb:g} KB arena, {args.max_latency_ms:g} ms)")
-    head = f"{'width':>6} {'filters':>11} {'params':>8} {'MACs':>11} {'flash KB':>8} {'arena KB':>8} {'ms':>8}  over budget"
+    head = (f"{'width':>6} {'filters':>11} {'params':>8} {'MACs':>11} {'flash KB':>8} {'arena KB':>8} {'ms':>8}"
+            "  over budget")
     print(head)
     print("-" * len(head))
     for halvings in range(6):
