@@ -3,16 +3,20 @@ recipe, scored as int8 models in TFLM on the validation split (never the test sp
 
 Architectures are drawn by Optuna's random sampler from the spectral space and kept if the cost model
 says they fit the device's budget, so the comparison is over the models a search would train. Each
-architecture is trained once per recipe with the same seed; the table gives the mean int8 validation
-accuracy and cross-entropy, and how often each recipe beat the baseline on the same architecture.
+architecture is trained `--seeds K` times per recipe, with the same K seeds for every recipe. The
+table gives the mean int8 validation accuracy and cross-entropy, how often each recipe beat the first
+one on the same architecture (seed means), the mean paired difference in accuracy with its standard
+error over architectures, and (K > 1) the spread of accuracy between seeds of one architecture and
+recipe: the noise a single training's score carries.
 
 Recipes: v1 (the space's version 1: no BatchNormalization), bn (version 2: BatchNormalization after
-every conv, momentum 0.9, folded into the conv on conversion; the search's recipe) and polish (bn
-trained with the recipe of the polish after a search: POLISH_FACTOR times the epochs and the
-early-stopping patience, on augmented series).
+every conv, momentum 0.9, folded into the conv on conversion; the search's recipe), aug (bn on
+augmented series, the search's epochs and patience) and polish (bn trained with the recipe of the
+polish after a search: POLISH_FACTOR times the epochs and the early-stopping patience, on augmented
+series).
 
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
-     [--recipes v1,bn,polish]
+     [--recipes v1,bn,aug,polish] [--seeds K]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RECIPES = ("v1", "bn", "polish")
+RECIPES = ("v1", "bn", "aug", "polish")
 
 
 def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int) -> list[dict]:
@@ -46,6 +50,27 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
     return chosen
 
 
+def summary(scores: dict, recipes: list[str]) -> str:
+    """The table under the per-architecture lines; `scores[recipe]` is (architectures, seeds, 2)."""
+    import numpy as np
+
+    base = scores[recipes[0]][:, :, 0].mean(1)
+    n, k = base.shape[0], scores[recipes[0]].shape[1]
+    lines = [f"\n{'recipe':8} {'mean val acc':>12} {'mean val xent':>13} {'wins/ties/losses vs ' + recipes[0]:>26} "
+             f"{'paired diff ± SE':>17}" + (f" {'seed SD':>8}" if k > 1 else "")]
+    for recipe in recipes:
+        acc = scores[recipe][:, :, 0]
+        diff = acc.mean(1) - base
+        wins, ties = int((diff > 0).sum()), int((diff == 0).sum())
+        se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+        line = (f"{recipe:8} {acc.mean():>12.3f} {scores[recipe][:, :, 1].mean():>13.3f} "
+                f"{f'{wins}/{ties}/{n - wins - ties}':>26} {f'{diff.mean():+.3f} ± {se:.3f}':>17}")
+        if k > 1:  # pooled standard deviation between seeds of the same architecture and recipe
+            line += f" {np.sqrt(acc.var(1, ddof=1).mean()):>8.3f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
@@ -54,7 +79,10 @@ def main() -> None:
     parser.add_argument("--device", default="nano33")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="trainings per architecture and recipe")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
 
     from nas.objective import quiet_tensorflow
 
@@ -72,39 +100,38 @@ def main() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     recipes = args.recipes.split(",")
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
     ds = data_mod.load_file(args.data, seed=args.seed)
     device = get_device(args.device)
     epochs = args.epochs or epochs_for(len(ds.y_train))
     patience = patience_for(len(ds.y_train), batch_size_for(len(ds.y_train)))
     archs = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, Budget(), args.seed)
     print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(archs)} architectures "
-          f"sampled at random and feasible on {device.name}; {epochs} epochs; int8 scored in TFLM on "
-          "the validation split", flush=True)
-    scores = {r: [] for r in recipes}
+          f"sampled at random and feasible on {device.name}; {epochs} epochs; {args.seeds} training seed(s) per "
+          "architecture and recipe; int8 scored in TFLM on the validation split", flush=True)
+    scores = {r: np.zeros((len(archs), args.seeds, 2)) for r in recipes}  # (accuracy, cross-entropy)
     start = time.monotonic()
     for i, params in enumerate(archs):
         line = [f"{i:>2} {spectral.describe(params)[:60]:60}"]
         for recipe in recipes:
-            keras.backend.clear_session()
-            model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
-                                   n_outputs=len(ds.classes), batchnorm=recipe != "v1")
             factor = POLISH_FACTOR if recipe == "polish" else 1
-            train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor, seed=args.seed + i,
-                  patience=patience * factor, augment=recipe == "polish" and POLISH_AUGMENT)
-            int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
-            prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
-            acc = float((prob.argmax(1) == ds.y_val).mean())
-            xent = float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val])))
-            scores[recipe].append((acc, xent))
-            line.append(f"{recipe} {acc:.3f}/{xent:.2f}")
+            for s in range(args.seeds):
+                keras.backend.clear_session()
+                model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
+                                       n_outputs=len(ds.classes), batchnorm=recipe != "v1")
+                train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor,
+                      seed=args.seed + i + 1000 * s, patience=patience * factor,
+                      augment=recipe == "aug" or (recipe == "polish" and POLISH_AUGMENT))
+                int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
+                prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
+                scores[recipe][i, s] = (float((prob.argmax(1) == ds.y_val).mean()),
+                                        float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
+            acc = " ".join(f"{a:.3f}" for a in scores[recipe][i, :, 0])
+            line.append(f"{recipe} {acc}/{scores[recipe][i, :, 1].mean():.2f}")
         print("  ".join(line), flush=True)
-    base = np.array(scores[recipes[0]])
-    print(f"\n{'recipe':12} {'mean val acc':>12} {'mean val xent':>13} {'wins/ties/losses vs ' + recipes[0]:>26}")
-    for recipe in recipes:
-        a = np.array(scores[recipe])
-        wins, ties = int((a[:, 0] > base[:, 0]).sum()), int((a[:, 0] == base[:, 0]).sum())
-        print(f"{recipe:12} {a[:, 0].mean():>12.3f} {a[:, 1].mean():>13.3f} "
-              f"{f'{wins}/{ties}/{len(a) - wins - ties}':>26}")
+    print(summary(scores, recipes))
     print(f"({time.monotonic() - start:.0f} s)")
 
 

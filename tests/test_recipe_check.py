@@ -1,0 +1,44 @@
+"""The recipe benchmark's summary: paired differences and seed noise computed as its header says."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+
+def _recipe_check():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_check.py"
+    spec = importlib.util.spec_from_file_location("recipe_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split() for line in text.strip().splitlines()[1:]}
+
+
+def test_summary_pairs_architectures_and_pools_seed_spread():
+    # 3 architectures x 2 seeds; "b" beats "a" by 0.1, 0.2 and 0.0 on the seed means
+    a = np.array([[0.5, 0.7], [0.4, 0.4], [0.8, 0.6]])
+    b = np.array([[0.7, 0.7], [0.6, 0.6], [0.6, 0.8]])
+    scores = {name: np.stack([acc, np.ones_like(acc)], axis=-1) for name, acc in (("a", a), ("b", b))}
+    rows = _rows(_recipe_check().summary(scores, ["a", "b"]))
+
+    diffs = np.array([0.1, 0.2, 0.0])
+    assert rows["b"][1] == f"{b.mean():.3f}"
+    assert rows["b"][3] == "2/1/0"
+    assert rows["b"][4] == f"{diffs.mean():+.3f}"
+    assert rows["b"][6] == f"{diffs.std(ddof=1) / np.sqrt(3):.3f}"
+    pooled = np.sqrt(np.mean([np.var(r, ddof=1) for r in b]))
+    assert rows["b"][7] == f"{pooled:.3f}"
+    assert rows["a"][3] == "0/3/0" and rows["a"][4] == "+0.000"
+
+
+def test_summary_has_no_seed_column_for_one_seed():
+    scores = {"a": np.full((2, 1, 2), 0.5), "b": np.full((2, 1, 2), 0.75)}
+    text = _recipe_check().summary(scores, ["a", "b"])
+    assert "seed SD" not in text
+    assert _rows(text)["b"][4] == "+0.250"
