@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from nas.results import TEST_ACCURACY_KEY
+from nas.results import TEST_ACCURACY_KEY, accuracy_interval
 from nas.study import RunConfig, artifact_store, redact
 
 
@@ -64,6 +64,18 @@ def c_header(tflite: bytes, arena_bytes: int, *, comment: str) -> str:
     ])
 
 
+def _intervals(*measured: tuple[str, float | None, int | None]) -> dict:
+    """{'val_series': 41, 'val_int8_95ci': [0.84, 0.99], ...} for each (split, accuracy, series) known:
+    how precisely a split of that size pins the accuracy down (Wilson score interval)."""
+    out = {}
+    for split, accuracy, n in measured:
+        if n:
+            out[f"{split}_series"] = n
+        if accuracy is not None and n:
+            out[f"{split}_int8_95ci"] = [round(v, 3) for v in accuracy_interval(accuracy, n)]
+    return out
+
+
 def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: str) -> Path:
     from cost_models.arena import plan_arena
     from cost_models.device import device_from_dict
@@ -103,6 +115,7 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
     ))
     (out / "model_data.h").write_text(header)
     attrs = trial.user_attrs
+    test_accuracy = study.user_attrs.get(TEST_ACCURACY_KEY, {}).get(str(trial.number))
     card = {
         "study": study.study_name,
         "storage": redact(storage_url),
@@ -128,8 +141,10 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "accuracy": {"val_int8": attrs.get("val_accuracy_int8"),
                      "cv_int8": attrs.get("cv_accuracy_int8"),  # this architecture and recipe over k folds
                      "cv_fold_int8": attrs.get("cv_fold_accuracy_int8"),  # fold 0 is this model
-                     "test_int8": study.user_attrs.get(TEST_ACCURACY_KEY, {}).get(str(trial.number)),
-                     "val_float_before_quantization": attrs.get("val_accuracy_float")},
+                     "test_int8": test_accuracy,
+                     "val_float_before_quantization": attrs.get("val_accuracy_float"),
+                     **_intervals(("val", attrs.get("val_accuracy_int8"), config.data.get("n_val")),
+                                  ("test", test_accuracy, config.data.get("n_test")))},
         "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": fmt,
                   "layout": ("(1, features): the teacher's raw inputs, standardization folded in"
                              if config.space == "mlp" else "(1, 1, length, channels)"),

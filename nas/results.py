@@ -7,6 +7,16 @@ from typing import Any
 TEST_ACCURACY_KEY = "test_accuracy_int8"  # study user attr: {trial number: int8 test accuracy}
 
 
+def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of an accuracy measured on n series: how far the true accuracy
+    may lie from what a small validation or test split showed (41 series at 0.95: 0.84-0.99)."""
+    if n <= 0:
+        raise ValueError("an accuracy interval needs at least one series")
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _state(trial) -> str:
     return trial.state.name.lower()
 

@@ -169,7 +169,7 @@ def test_show_json_lists_every_trial(searched, monkeypatch, capsys):
 
 
 def test_show_and_studies_print_the_front_and_the_counts(searched, monkeypatch, capsys):
-    from nas.results import counts, study_rows
+    from nas.results import accuracy_interval, counts, study_rows
 
     monkeypatch.chdir(searched)
     rows = study_rows(_study()[0])
@@ -181,10 +181,14 @@ def test_show_and_studies_print_the_front_and_the_counts(searched, monkeypatch, 
     table = [line.split() for line in out.splitlines()]
     shown = [int(cells[0]) for cells in table if cells and cells[0].isdigit()]
     assert sorted(shown) == sorted(r["number"] for r in front)
+    best = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
+    n_val = _study()[1].data["n_val"]
+    lo, hi = accuracy_interval(best["val_accuracy_int8"], n_val)
+    assert (f"Best score, trial {best['number']}: int8 val {best['val_accuracy_int8']:.3f} on {n_val} series, "
+            f"95 % interval {lo:.2f}-{hi:.2f}") in out
     assert main(["studies"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("e2e "))
     c = counts(rows)
-    best = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
     assert line.split()[1:8] == [str(c["trials"]), str(c["trained"]), str(c["pruned_before_training"]),
                                  str(c["screened_out"]), str(c["failed"]), str(len(front)), f"{best['score']:.3f}"]
     assert line.endswith(f"#{best['number']}")
@@ -217,6 +221,10 @@ def test_exported_model_runs_in_tflm_within_the_header_arena(searched, monkeypat
         assert np.array(interp.get_output(0)).shape[-1] == 6
         card = json.loads((folder / "model_card.json").read_text())
         assert card["flash_bytes"] == len(tflite) and card["accuracy"]["test_int8"] is not None
+        accuracy, n_test = card["accuracy"], len(np.load(searched / "tiny.npz")["y_test"])
+        assert accuracy["test_series"] == n_test and accuracy["val_series"] == card["data"]["n_val"]
+        lo, hi = accuracy["test_int8_95ci"]
+        assert lo <= accuracy["test_int8"] <= hi and hi - lo > 0.1  # 18 test series pin little down
         assert set(card["latency_ms_by_device"]) == {"nano33", "esp32", "pico", "stm32f4", "rpizero"}
 
 
