@@ -8,7 +8,8 @@ the polish of the front's best members follows (the wall time printed includes i
 int8 validation and test accuracy, and each polished model beside the one it polished. The model
 *chosen* is the front's best score (int8 validation accuracy; cross-validated on GunPoint, whose
 validation split is 10 series; the smaller on ties): choosing by test accuracy would be selecting on
-the test set. Its int8 test accuracy is compared with FCN's and ResNet's, in points.
+the test set. Its int8 test accuracy, with the 95 % interval the test split's size allows (Wilson), is
+compared with FCN's and ResNet's, in points.
 
 Run: python benchmarks/result_quality.py [--minutes 15] [--epochs N] [--datasets GunPoint,OSULeaf] [--cv-folds K]
 (without --epochs, nas chooses them as shipped)
@@ -40,9 +41,10 @@ def main() -> None:
                                                      "cross-validated only when the validation split is small)")
     args = parser.parse_args()
 
+    import numpy as np
     from common import nas_search  # beside this script
 
-    from nas.results import study_rows
+    from nas.results import accuracy_interval, study_rows
 
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,21 +74,24 @@ def main() -> None:
                       + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
             print_polish(study, f"sqlite:///{where}/quality-{name}.db", every)
             chosen = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
-            summary.append((name, f"{len(every)}/{n_trained}", wall, chosen))
+            n_test = len(np.load(data)["y_test"])
+            summary.append((name, f"{len(every)}/{n_trained}", wall, chosen, n_test))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "
           f"dataset, --jobs {args.jobs}, --epochs {args.epochs or 'as shipped'}; "
           "chosen = the front's best score.\nscore: " + score_meaning(args.cv_folds) + "; val: the shipped model's "
           "own int8 validation accuracy; test: its int8 test accuracy, never used to choose.")
     head = (f"{'dataset':9} {'trials/trained':>14} {'trial':>5} {'params':>7} {'flash KB':>8} {'int8 test %':>11} "
-            f"{'FCN %':>6} {'ResNet %':>8} {'gap to FCN':>10}")
+            f"{'95 % interval':>13} {'FCN %':>6} {'ResNet %':>8} {'gap to FCN':>10}")
     print(head)
     print("-" * len(head))
-    for name, n, _, r in summary:
+    for name, n, _, r, n_test in summary:
         test = 100 * r["test_accuracy_int8"]
+        lo, hi = (100 * v for v in accuracy_interval(r["test_accuracy_int8"], n_test))
         fcn, resnet = PUBLISHED[name]["FCN"], PUBLISHED[name]["ResNet"]
         print(f"{name:9} {n:>14} {r['number']:>5} {r['params_count'] or 0:>7} {r['flash_bytes'] / 1024:>8.1f} "
-              f"{test:>11.1f} {fcn:>6.1f} {resnet:>8.1f} {test - fcn:>+10.1f}")
+              f"{test:>11.1f} {f'{lo:.1f}-{hi:.1f}':>13} {fcn:>6.1f} {resnet:>8.1f} {test - fcn:>+10.1f}")
+    print("95 % interval: Wilson score interval of the int8 test accuracy on the test split's series.")
 
 
 def score_meaning(cv_folds: int | None) -> str:
