@@ -41,10 +41,10 @@ def main() -> None:
                                                      "cross-validated only when the validation split is small)")
     args = parser.parse_args()
 
-    import numpy as np
     from common import nas_search  # beside this script
 
-    from nas.results import accuracy_interval, study_rows
+    from nas.results import accuracy_interval, best_of, study_rows
+    from nas.study import read_config
 
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,8 +73,8 @@ def main() -> None:
                       f"{r['params_count'] or 0:>7}  {r['architecture']}"
                       + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
             print_polish(study, f"sqlite:///{where}/quality-{name}.db", every)
-            chosen = max(front, key=lambda r: (r["score"], -r["flash_bytes"]))
-            n_test = len(np.load(data)["y_test"])
+            chosen = best_of(front)
+            n_test = read_config(study).data["n_test"]
             summary.append((name, f"{len(every)}/{n_trained}", wall, chosen, n_test))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, 10 ms), {args.minutes:g} min per "

@@ -52,6 +52,8 @@ def _non_negative_int(text: str) -> int:
 def _front_table(rows: list[dict], data: dict | None = None) -> str:
     """The front as a table; with the study's data description, a last line on how precisely its best
     model's accuracies are known from the number of series they were measured on."""
+    from nas.results import best_of
+
     front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
     if not front:
         return "No trained model within the budget yet."
@@ -75,24 +77,21 @@ def _front_table(rows: list[dict], data: dict | None = None) -> str:
                      f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                      f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
                      + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
-    precision = _precision_line(max(front, key=lambda r: (r["score"], -r["flash_bytes"])), data or {})
+    precision = _precision_line(best_of(front), data or {})
     return "\n".join(lines + ([precision] if precision else []))
 
 
 def _precision_line(row: dict, data: dict) -> str | None:
-    """'Trial 7: int8 val 0.951 on 41 series, 95 % interval 0.84-0.99; ...' (Wilson), or None when the
-    study does not record how many series its splits hold."""
-    from nas.results import accuracy_interval
+    """'Best score, trial 7: int8 val 0.951 on 41 series, 95 % interval 0.84-0.99; ...' (Wilson), or None
+    when the study does not record how many series its splits hold."""
+    from nas.results import known_intervals
 
-    parts = []
-    for label, key, n in (("int8 val", "val_accuracy_int8", data.get("n_val")),
-                          ("int8 test", "test_accuracy_int8", data.get("n_test"))):
-        if row.get(key) is not None and n:
-            lo, hi = accuracy_interval(row[key], n)
-            parts.append(f"{label} {row[key]:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}")
-    if not parts:
+    known = known_intervals({"val": row.get("val_accuracy_int8"), "test": row.get("test_accuracy_int8")}, data)
+    if not known:
         return None
-    return f"Best score, trial {row['number']}: " + "; ".join(parts) + " (Wilson)."
+    return (f"Best score, trial {row['number']}: "
+            + "; ".join(f"int8 {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
+                        for split, (acc, n, (lo, hi)) in known.items()) + " (Wilson).")
 
 
 def _reports_dir(name: str) -> Path:
@@ -611,7 +610,7 @@ def cmd_calibrate(args) -> int:
 
 # ---------------------------------------------------------------- listings
 def cmd_studies(args) -> int:
-    from nas.results import counts, study_rows
+    from nas.results import best_of, counts, study_rows
     from nas.study import load
 
     files = sorted(STUDIES_DIR.glob("*.db"))
@@ -630,7 +629,7 @@ def cmd_studies(args) -> int:
         rows = study_rows(study)
         c = counts(rows)
         front = [r for r in rows if r["on_front"]]
-        best = max(front, key=lambda r: (r["score"], -r["flash_bytes"]), default=None)
+        best = best_of(front)
         best_text = (f"{best['score']:.3f} @ {best['flash_bytes'] / 1024:.1f} KB, #{best['number']}"
                      if best else "-")
         print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['pruned_before_training']:>8} "

@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from nas.results import TEST_ACCURACY_KEY, accuracy_interval
+from nas.results import TEST_ACCURACY_KEY, known_intervals
 from nas.study import RunConfig, artifact_store, redact
 
 
@@ -64,15 +64,12 @@ def c_header(tflite: bytes, arena_bytes: int, *, comment: str) -> str:
     ])
 
 
-def _intervals(*measured: tuple[str, float | None, int | None]) -> dict:
-    """{'val_series': 41, 'val_int8_95ci': [0.84, 0.99], ...} for each (split, accuracy, series) known:
-    how precisely a split of that size pins the accuracy down (Wilson score interval)."""
-    out = {}
-    for split, accuracy, n in measured:
-        if n:
-            out[f"{split}_series"] = n
-        if accuracy is not None and n:
-            out[f"{split}_int8_95ci"] = [round(v, 3) for v in accuracy_interval(accuracy, n)]
+def _intervals(accuracies: dict[str, float | None], data: dict) -> dict:
+    """{'val_series': 41, 'val_int8_95ci': [0.84, 0.99], ...}: each split's size where the study records
+    it, and the Wilson interval of the accuracy measured on it."""
+    out = {f"{split}_series": data[f"n_{split}"] for split in accuracies if data.get(f"n_{split}")}
+    for split, (_, _, interval) in known_intervals(accuracies, data).items():
+        out[f"{split}_int8_95ci"] = [round(v, 3) for v in interval]
     return out
 
 
@@ -143,8 +140,7 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
                      "cv_fold_int8": attrs.get("cv_fold_accuracy_int8"),  # fold 0 is this model
                      "test_int8": test_accuracy,
                      "val_float_before_quantization": attrs.get("val_accuracy_float"),
-                     **_intervals(("val", attrs.get("val_accuracy_int8"), config.data.get("n_val")),
-                                  ("test", test_accuracy, config.data.get("n_test")))},
+                     **_intervals({"val": attrs.get("val_accuracy_int8"), "test": test_accuracy}, config.data)},
         "input": {"shape": list(graph.tensors[graph.inputs[0]].shape), "dtype": fmt,
                   "layout": ("(1, features): the teacher's raw inputs, standardization folded in"
                              if config.space == "mlp" else "(1, 1, length, channels)"),

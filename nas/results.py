@@ -17,6 +17,17 @@ def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def known_intervals(accuracies: dict[str, float | None], data: dict) -> dict[str, tuple[float, int, tuple]]:
+    """For each split ('val', 'test') whose accuracy and size (the study's data `n_val`, `n_test`) are
+    known: (accuracy, series, Wilson interval)."""
+    out = {}
+    for split, accuracy in accuracies.items():
+        n = data.get(f"n_{split}")
+        if accuracy is not None and n:
+            out[split] = (accuracy, n, accuracy_interval(accuracy, n))
+    return out
+
+
 def _state(trial) -> str:
     return trial.state.name.lower()
 
@@ -77,6 +88,11 @@ def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
 def _quality(r: dict) -> tuple[float, float]:
     """Higher is better: the score (int8 accuracy or fidelity), then the lower error."""
     return r["score"], -(r["median_abs_error"] or 0.0)
+
+
+def best_of(front: list[dict]) -> dict | None:
+    """The front's best score, the smaller model on ties: the model a search reports first."""
+    return max(front, key=lambda r: (r["score"], -r["flash_bytes"]), default=None)
 
 
 def pareto_front(rows: list[dict]) -> list[dict]:
