@@ -52,7 +52,7 @@ def _non_negative_int(text: str) -> int:
 def _front_table(rows: list[dict], data: dict | None = None) -> str:
     """The front as a table; with the study's data description, a last line on how precisely its best
     model's accuracies are known from the number of series they were measured on."""
-    from nas.results import best_of
+    from nas.results import best_of, precision_line
 
     front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
     if not front:
@@ -77,21 +77,8 @@ def _front_table(rows: list[dict], data: dict | None = None) -> str:
                      f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                      f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
                      + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
-    precision = _precision_line(best_of(front), data or {})
+    precision = precision_line(best_of(front), data or {})
     return "\n".join(lines + ([precision] if precision else []))
-
-
-def _precision_line(row: dict, data: dict) -> str | None:
-    """'Best score, trial 7: int8 val 0.951 on 41 series, 95 % interval 0.84-0.99; ...' (Wilson), or None
-    when the study does not record how many series its splits hold."""
-    from nas.results import known_intervals
-
-    known = known_intervals({"val": row.get("val_accuracy_int8"), "test": row.get("test_accuracy_int8")}, data)
-    if not known:
-        return None
-    return (f"Best score, trial {row['number']}: "
-            + "; ".join(f"int8 {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
-                        for split, (acc, n, (lo, hi)) in known.items()) + " (Wilson).")
 
 
 def _reports_dir(name: str) -> Path:

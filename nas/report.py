@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from nas.results import counts, hypervolume_by_trial, pareto_front, study_rows
+from nas.results import best_of, counts, hypervolume_by_trial, pareto_front, precision_line, study_rows
 
 MAX_LAYER_MODELS = 8  # layer-cost charts for at most this many front models (the smallest first)
 
@@ -224,6 +224,7 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
         "counts": counts(rows),
         "timing": _timing(study),
         "pareto": pareto_data(rows, conf),
+        "precision": precision_line(best_of([r for r in rows if r["on_front"]]), conf["data"]),
         "tradeoffs": tradeoffs,
         "hypervolume": {"reference": {"score": 0.0, "flash_bytes": budget.max_flash_bytes},
                         "by_trial": hypervolume_by_trial(rows, budget.max_flash_bytes)},
@@ -360,6 +361,7 @@ def _summary_html(data: dict) -> str:
                  f"{p['latency_ms']:.2f}"] for p in front],
                ["trial", "format", data["pareto"]["score"], "int8 test accuracy", "flash B", "RAM B",
                 "latency ms"]),
+        f"<p>{html.escape(data['precision'])}</p>" if data["precision"] else "",
         "".join(f"<p class='warn'>trial {m['trial']}: {html.escape(m['reason'])}</p>" for m in data["missing_models"]),
         "" if "params" in data["importances"] else
         f"<p>Parameter importances: {html.escape(data['importances']['unavailable'])}.</p>",

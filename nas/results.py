@@ -28,6 +28,19 @@ def known_intervals(accuracies: dict[str, float | None], data: dict) -> dict[str
     return out
 
 
+def precision_line(row: dict | None, data: dict) -> str | None:
+    """'Best score, trial 7: int8 val 0.951 on 41 series, 95 % interval 0.84-0.99; ...' (Wilson), or None
+    when there is no such row or the study does not record how many series its splits hold."""
+    if row is None:
+        return None
+    known = known_intervals({"val": row.get("val_accuracy_int8"), "test": row.get("test_accuracy_int8")}, data)
+    if not known:
+        return None
+    return (f"Best score, trial {row['number']}: "
+            + "; ".join(f"int8 {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
+                        for split, (acc, n, (lo, hi)) in known.items()) + " (Wilson).")
+
+
 def _state(trial) -> str:
     return trial.state.name.lower()
 

@@ -112,7 +112,7 @@ def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
 def test_report_data_agrees_with_the_study(searched, monkeypatch):
     from cost_models import DEVICES
     from nas.report import report_data
-    from nas.results import hypervolume
+    from nas.results import accuracy_interval, hypervolume, study_rows
 
     monkeypatch.chdir(searched)
     assert main(["report", "e2e"]) == 0
@@ -124,6 +124,14 @@ def test_report_data_agrees_with_the_study(searched, monkeypatch):
     for point in front:
         assert f"#{point['trial']}" in page
     assert "Pareto front" in page and "over latency budget" in page
+    # the front's best model with the interval its validation and test split sizes allow, as `nas show` prints it
+    best = max((r for r in study_rows(study) if r["on_front"]), key=lambda r: (r["score"], -r["flash_bytes"]))
+    n_test = config.data["n_test"]
+    lo, hi = accuracy_interval(best["test_accuracy_int8"], n_test)
+    assert data["precision"].startswith(f"Best score, trial {best['number']}: int8 val ")
+    assert f"int8 test {best['test_accuracy_int8']:.3f} on {n_test} series, 95 % interval {lo:.2f}-{hi:.2f}" in data[
+        "precision"]
+    assert f"<p>{data['precision']}</p>" in page
     # opens offline: plotly.js is inlined, nothing is fetched (its bundle names a CDN only as a topojson default)
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="?https?:', page) and "<script src=" not in page
     # counts are the study's trials by state
