@@ -3,11 +3,21 @@ result_quality.py) is three stride-1 convolutions of 128, 256 and 128 filters (k
 followed by BatchNormalization (folded into the conv on conversion, so left out here) and ReLU, then
 global average pooling and a softmax layer. This script builds it, and narrower copies of it (every
 width divided by 2, 4, ...), as int8 models on a UCR set's input, and prints what the cost models
-estimate for each on a device, against the budgets. Nothing is trained or converted: these are the
-estimates the search itself uses to reject a candidate before training.
+estimate for each on a device, against the budgets. These are the estimates the search itself uses to
+reject a candidate before training.
+
+With `--train K --data FILE`, it also trains the narrow copies named by `--widths` (divisors of FCN's
+widths) K times each (seeds SEED..SEED+K-1), converts each to int8 as the search does, and prints its
+int8 test accuracy scored in TFLM: what the published architecture reaches when shrunk towards the
+budget, with nothing chosen on test. `--recipe polish` (default) trains with the long recipe the
+search's polish uses (POLISH_FACTOR times the search's epochs and early-stopping patience on the
+validation loss, augmented series) on the search's train/validation split, and prints int8 validation
+accuracy too; `--recipe fcn` trains with FCN's own recipe (2000 epochs, the lowest training loss kept)
+on all training series, as the published figures were obtained.
 
 Run: python benchmarks/fcn_cost.py [--length 427] [--classes 6] [--device nano33]
-(defaults: OSULeaf's series length and classes)
+     [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32 --recipe polish|fcn]
+(defaults: OSULeaf's series length and classes; with --data, the data's own)
 """
 
 from __future__ import annotations
@@ -21,17 +31,109 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FCN = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of each conv
 
 
-def fcn(filters: list[int], length: int, classes: int):
-    from cost_models import symbolic
+def fcn(filters: list[int], length: int, classes: int, channels: int = 1, keras=None):
+    """FCN with the given widths; `keras` defaults to the shape-only stand-in the cost models read."""
+    if keras is None:
+        from cost_models import symbolic
 
-    layers = symbolic.keras.layers
-    inputs = symbolic.keras.Input(shape=(1, length, 1), batch_size=1)  # as the spectral space lays out series
+        keras = symbolic.keras
+    layers = keras.layers
+    inputs = keras.Input(shape=(1, length, channels), batch_size=1)  # as the spectral space lays out series
     x = inputs
     for n, (_, kernel) in zip(filters, FCN, strict=True):
         x = layers.Conv2D(n, (1, kernel), padding="same")(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)  # folded on conversion, as in the spectral space
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
-    return symbolic.keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
+def widths(divisor: int) -> list[int]:
+    return [max(1, round(f / divisor)) for f, _ in FCN]
+
+
+FCN_RECIPE = {"learning_rate": 1e-3, "batch_size": 16, "epochs": 2000, "plateau_patience": 50, "min_lr": 1e-4}
+
+
+def fit_fcn_recipe(model, x, y, seed: int, epochs: int) -> int:
+    """FCN's own training (Fawaz et al. 2019's code): Adam 1e-3, batch min(16, n/10), learning rate halved
+    after 50 epochs without a lower training loss (down to 1e-4), `epochs` epochs, and the weights of the
+    epoch with the lowest training loss kept. It uses no validation data, so it trains on all of it."""
+    import keras
+
+    from nas.train import as_model_input
+
+    class KeepLowestLoss(keras.callbacks.Callback):
+        best, weights = float("inf"), None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["loss"] < self.best:
+                self.best, self.weights = logs["loss"], self.model.get_weights()
+
+    keras.utils.set_random_seed(seed)
+    r = FCN_RECIPE
+    model.compile(optimizer=keras.optimizers.Adam(r["learning_rate"]), loss="sparse_categorical_crossentropy")
+    keep = KeepLowestLoss()
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=r["plateau_patience"],
+                                                min_lr=r["min_lr"])
+    model.fit(as_model_input(x), y, batch_size=int(min(len(y) / 10, r["batch_size"])), epochs=epochs,
+              callbacks=[plateau, keep], verbose=0)
+    model.set_weights(keep.weights)
+    return epochs
+
+
+def train_narrow(args, divisors: list[int]) -> None:
+    """Each narrow FCN trained `args.train` times with `args.recipe`; int8 accuracy in TFLM."""
+    from nas.objective import quiet_tensorflow
+
+    quiet_tensorflow()
+    import time
+
+    import keras
+    import numpy as np
+
+    from nas import data as data_mod
+    from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
+    from nas.quantize import Int8Model, to_int8_tflite
+    from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, train
+
+    ds = data_mod.load_file(args.data, seed=args.seed)
+    n = len(ds.y_train)
+    if args.recipe == "polish":
+        epochs = epochs_for(n) * POLISH_FACTOR
+        patience = patience_for(n, batch_size_for(n)) * POLISH_FACTOR
+        x_fit, y_fit = ds.x_train, ds.y_train
+        print(f"\nTrained on {ds.name} with the polish recipe: {n} train series, early stopping on {len(ds.y_val)} "
+              f"validation series (the search's split, seed {args.seed}), up to {epochs} epochs, patience "
+              f"{patience}, augmented: {POLISH_AUGMENT}")
+    else:
+        epochs = args.fcn_epochs
+        x_fit, y_fit = np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])
+        print(f"\nTrained on {ds.name} with FCN's recipe ({epochs} epochs, {FCN_RECIPE}) on all {len(y_fit)} "
+              "training series (validation included: the recipe does not use it, so int8 val is not shown)")
+    print(f"int8 accuracy scored in TFLM; test ({len(ds.y_test)} series) is printed, never used to choose")
+    head = f"{'width':>6} {'filters':>11} {'seed':>4} {'epochs':>6} {'s':>5} {'int8 val':>8} {'int8 test':>9}"
+    print(head)
+    print("-" * len(head))
+    for divisor in divisors:
+        tests = []
+        for k in range(args.train):
+            keras.backend.clear_session()
+            model = fcn(widths(divisor), ds.input_shape[0], len(ds.classes), ds.input_shape[1], keras=keras)
+            start = time.monotonic()
+            if args.recipe == "polish":
+                run = train(model, x_fit, y_fit, ds.x_val, ds.y_val, epochs=epochs, seed=args.seed + k,
+                            patience=patience, augment=POLISH_AUGMENT).epochs_run
+            else:
+                run = fit_fcn_recipe(model, x_fit, y_fit, seed=args.seed + k, epochs=epochs)
+            seconds = time.monotonic() - start
+            int8 = Int8Model(to_int8_tflite(model, as_model_input(x_fit), seed=args.seed))
+            val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if args.recipe == "polish" else "-"
+            tests.append(int8.accuracy(ds.x_test, ds.y_test))
+            print(f"{'1/' + str(divisor):>6} {'-'.join(map(str, widths(divisor))):>11} {args.seed + k:>4} "
+                  f"{run:>6} {seconds:>5.0f} {val:>8} {tests[-1]:>9.3f}", flush=True)
+        sd = f", SD over seeds {np.std(tests, ddof=1):.3f}" if len(tests) > 1 else ""
+        print(f"{'':>6} mean int8 test {np.mean(tests):.3f}{sd}")
 
 
 def main() -> None:
@@ -45,7 +147,23 @@ def main() -> None:
     ap.add_argument("--max-flash-kb", type=float, default=100.0)
     ap.add_argument("--max-ram-kb", type=float, default=50.0)
     ap.add_argument("--max-latency-ms", type=float, default=10.0)
+    ap.add_argument("--train", type=int, default=0, metavar="K", help="train each of --widths K times (needs --data)")
+    ap.add_argument("--data", help="the dataset to train on (.npz, .csv, UCR .tsv or .ts); sets length and classes")
+    ap.add_argument("--widths", default="8,16,32", help="divisors of FCN's widths to train (default 8,16,32)")
+    ap.add_argument("--recipe", choices=("polish", "fcn"), default="polish",
+                    help="polish: the search's long recipe; fcn: FCN's own (2000 epochs, no validation)")
+    ap.add_argument("--fcn-epochs", type=int, default=FCN_RECIPE["epochs"])
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.train and not args.data:
+        ap.error("--train needs --data (the series to train on)")
+    divisors = [int(d) for d in args.widths.split(",")]
+    channels = 1
+    if args.data:
+        from nas import data as data_mod
+
+        ds = data_mod.load_file(args.data, seed=args.seed)
+        (args.length, channels), args.classes = ds.input_shape, len(ds.classes)
     device = get_device(args.device)
     budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
     print(f"FCN on a ({args.length}, 1) series, {args.classes} classes, int8, estimated for {device.name} "
@@ -56,13 +174,15 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for halvings in range(6):
-        filters = [max(1, round(f * 0.5 ** halvings)) for f, _ in FCN]
-        cost = estimate(graph_from_keras(fcn(filters, args.length, args.classes)), device)
+        filters = widths(2 ** halvings)
+        cost = estimate(graph_from_keras(fcn(filters, args.length, args.classes, channels)), device)
         over = [name for name, excess in cost.violations(budget).items() if excess > 0]  # the search's own rule
         print(f"{'1/' + str(2 ** halvings) if halvings else '1':>6} {'-'.join(map(str, filters)):>11} "
               f"{cost.params:>8,} {cost.macs:>11,} "
               f"{cost.flash_bytes / 1024:>8.1f} {cost.arena_bytes / 1024:>8.1f} {cost.latency_ms:>8.1f}  "
               f"{', '.join(over) or '-'}")
+    if args.train:
+        train_narrow(args, divisors)
 
 
 if __name__ == "__main__":
