@@ -12,8 +12,8 @@ int8 test accuracy scored in TFLM: what the published architecture reaches when 
 budget, with nothing chosen on test. `--recipe polish` (default) trains with the long recipe the
 search's polish uses (POLISH_FACTOR times the search's epochs and early-stopping patience on the
 validation loss, augmented series) on the search's train/validation split, and prints int8 validation
-accuracy too; `--recipe fcn` trains with FCN's own recipe (2000 epochs, the lowest training loss kept)
-on all training series, as the published figures were obtained.
+accuracy too; `--recipe fcn` trains with FCN's own recipe (nas.train's "plateau" schedule for 2000
+epochs, the lowest training loss kept) on all training series, as the published figures were obtained.
 
 Run: python benchmarks/fcn_cost.py [--length 427] [--classes 6] [--device nano33]
      [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32 --recipe polish|fcn]
@@ -52,36 +52,6 @@ def widths(divisor: int) -> list[int]:
     return [max(1, round(f / divisor)) for f, _ in FCN]
 
 
-FCN_RECIPE = {"learning_rate": 1e-3, "batch_size": 16, "epochs": 2000, "plateau_patience": 50, "min_lr": 1e-4}
-
-
-def fit_fcn_recipe(model, x, y, seed: int, epochs: int) -> int:
-    """FCN's own training (Fawaz et al. 2019's code): Adam 1e-3, batch min(16, n/10), learning rate halved
-    after 50 epochs without a lower training loss (down to 1e-4), `epochs` epochs, and the weights of the
-    epoch with the lowest training loss kept. It uses no validation data, so it trains on all of it."""
-    import keras
-
-    from nas.train import as_model_input
-
-    class KeepLowestLoss(keras.callbacks.Callback):
-        best, weights = float("inf"), None
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs["loss"] < self.best:
-                self.best, self.weights = logs["loss"], self.model.get_weights()
-
-    keras.utils.set_random_seed(seed)
-    r = FCN_RECIPE
-    model.compile(optimizer=keras.optimizers.Adam(r["learning_rate"]), loss="sparse_categorical_crossentropy")
-    keep = KeepLowestLoss()
-    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=r["plateau_patience"],
-                                                min_lr=r["min_lr"])
-    model.fit(as_model_input(x), y, batch_size=int(min(len(y) / 10, r["batch_size"])), epochs=epochs,
-              callbacks=[plateau, keep], verbose=0)
-    model.set_weights(keep.weights)
-    return epochs
-
-
 def train_narrow(args, divisors: list[int]) -> None:
     """Each narrow FCN trained `args.train` times with `args.recipe`; int8 accuracy in TFLM."""
     from nas.objective import quiet_tensorflow
@@ -95,7 +65,16 @@ def train_narrow(args, divisors: list[int]) -> None:
     from nas import data as data_mod
     from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
     from nas.quantize import Int8Model, to_int8_tflite
-    from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, train
+    from nas.train import (
+        PLATEAU_BATCH_SIZE,
+        PLATEAU_LEARNING_RATE,
+        PLATEAU_PATIENCE,
+        as_model_input,
+        batch_size_for,
+        epochs_for,
+        patience_for,
+        train,
+    )
 
     ds = data_mod.load_file(args.data, seed=args.seed)
     n = len(ds.y_train)
@@ -109,8 +88,10 @@ def train_narrow(args, divisors: list[int]) -> None:
     else:
         epochs = args.fcn_epochs
         x_fit, y_fit = np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])
-        print(f"\nTrained on {ds.name} with FCN's recipe ({epochs} epochs, {FCN_RECIPE}) on all {len(y_fit)} "
-              "training series (validation included: the recipe does not use it, so int8 val is not shown)")
+        print(f"\nTrained on {ds.name} with FCN's recipe ({epochs} epochs, Adam {PLATEAU_LEARNING_RATE:g} halved after "
+              f"{PLATEAU_PATIENCE} epochs without a lower training loss, batch <= {PLATEAU_BATCH_SIZE}, the lowest "
+              f"training loss kept) on all {len(y_fit)} training series (validation included: the recipe does "
+              "not use it, so int8 val is not shown)")
     print(f"int8 accuracy scored in TFLM; test ({len(ds.y_test)} series) is printed, never used to choose")
     head = f"{'width':>6} {'filters':>11} {'seed':>4} {'epochs':>6} {'s':>5} {'int8 val':>8} {'int8 test':>9}"
     print(head)
@@ -125,7 +106,8 @@ def train_narrow(args, divisors: list[int]) -> None:
                 run = train(model, x_fit, y_fit, ds.x_val, ds.y_val, epochs=epochs, seed=args.seed + k,
                             patience=patience, augment=POLISH_AUGMENT).epochs_run
             else:
-                run = fit_fcn_recipe(model, x_fit, y_fit, seed=args.seed + k, epochs=epochs)
+                run = train(model, x_fit, y_fit, None, None, epochs=epochs, seed=args.seed + k,
+                            schedule="plateau").epochs_run
             seconds = time.monotonic() - start
             int8 = Int8Model(to_int8_tflite(model, as_model_input(x_fit), seed=args.seed))
             val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if args.recipe == "polish" else "-"
@@ -152,7 +134,7 @@ def main() -> None:
     ap.add_argument("--widths", default="8,16,32", help="divisors of FCN's widths to train (default 8,16,32)")
     ap.add_argument("--recipe", choices=("polish", "fcn"), default="polish",
                     help="polish: the search's long recipe; fcn: FCN's own (2000 epochs, no validation)")
-    ap.add_argument("--fcn-epochs", type=int, default=FCN_RECIPE["epochs"])
+    ap.add_argument("--fcn-epochs", type=int, default=2000, help="FCN's recipe: epochs (2000, as published)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.train and not args.data:

@@ -16,7 +16,7 @@ polish after a search: POLISH_FACTOR times the epochs and the early-stopping pat
 series).
 
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
-     [--recipes v1,bn,aug,polish] [--seeds K]
+     [--recipes v1,bn,aug,polish,plateau] [--seeds K] [--plateau-epochs 2000]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RECIPES = ("v1", "bn", "aug", "polish")
+RECIPES = ("v1", "bn", "aug", "polish", "plateau")
 
 
 def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int) -> list[dict]:
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="trainings per architecture and recipe")
+    parser.add_argument("--plateau-epochs", type=int, default=2000, help="epochs of the plateau recipe")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -121,9 +122,13 @@ def main() -> None:
                 keras.backend.clear_session()
                 model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
                                        n_outputs=len(ds.classes), batchnorm=recipe != "v1")
-                train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor,
-                      seed=args.seed + i + 1000 * s, patience=patience * factor,
-                      augment=recipe == "aug" or (recipe == "polish" and POLISH_AUGMENT))
+                if recipe == "plateau":
+                    train(model, ds.x_train, ds.y_train, None, None, epochs=args.plateau_epochs,
+                          seed=args.seed + i + 1000 * s, schedule="plateau")
+                else:
+                    train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor,
+                          seed=args.seed + i + 1000 * s, patience=patience * factor,
+                          augment=recipe == "aug" or (recipe == "polish" and POLISH_AUGMENT))
                 int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
                 prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
                 scores[recipe][i, s] = (float((prob.argmax(1) == ds.y_val).mean()),

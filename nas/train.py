@@ -22,6 +22,13 @@ MAX_AUTO_EPOCHS = 120  # ...within this many epochs
 SLICE = 0.9  # augmentation: a random window of this share of the series, stretched back to full length...
 SCALE_SD = 0.1  # ...times a random gain around 1...
 JITTER_SD = 0.03  # ...plus noise, in the z-normalized units of the series
+# FCN's schedule (Wang et al. 2017, as run by Fawaz et al. 2019 for the published UCR figures): Adam at
+# this rate, batches of at most this size, the rate halved after PLATEAU_PATIENCE epochs without a lower
+# training loss down to MIN_LEARNING_RATE, every epoch run and the weights of the lowest training loss kept
+PLATEAU_LEARNING_RATE = 1e-3
+PLATEAU_BATCH_SIZE = 16
+PLATEAU_PATIENCE = 50
+MIN_LEARNING_RATE = 1e-4
 
 
 def batch_size_for(n_train: int) -> int:
@@ -105,21 +112,32 @@ def augmented(x, y, *, batch_size: int, seed: int):
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
           time_limit_s: float | None = None, loss: str = "sparse_categorical_crossentropy",
           batch_size: int | None = None, reshape=as_model_input, screen: Screen | None = None,
-          patience: int | None = None, augment: bool = False) -> TrainResult:
-    """`patience` defaults to patience_for(); `augment` trains on augmented() batches (series only)."""
+          patience: int | None = None, augment: bool = False, schedule: str = "early_stop") -> TrainResult:
+    """`schedule` "early_stop": Adam at LEARNING_RATE, stopped after `patience` (default patience_for())
+    epochs without a lower validation loss, the best weights by validation loss kept. "plateau": FCN's
+    schedule (PLATEAU_*), all `epochs` run, the lowest training loss kept; it never looks at the
+    validation data (x_val, y_val may be None), which stays held out for scoring. `augment` trains on
+    augmented() batches (series only)."""
     import keras
 
+    if schedule not in ("early_stop", "plateau"):
+        raise ValueError(f"unknown training schedule {schedule!r}")
+    plateau = schedule == "plateau"
+    if plateau and screen:
+        raise ValueError("the plateau schedule does not look at validation data, so it cannot screen")
     keras.utils.set_random_seed(seed)
+    if plateau:
+        batch_size = batch_size or max(1, min(PLATEAU_BATCH_SIZE, len(x_train) // 10))
     batch_size = batch_size or batch_size_for(len(x_train))
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss,
+    model.compile(optimizer=keras.optimizers.Adam(PLATEAU_LEARNING_RATE if plateau else LEARNING_RATE), loss=loss,
                   metrics=["accuracy"] if screen else None)
     start = time.monotonic()
     patience = patience or patience_for(len(x_train), batch_size)
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-        keras.callbacks.TerminateOnNaN(),
-        _StopWhenAsked(),
-    ]
+    keep = _LowestTrainingLoss()
+    callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
+                                                         min_lr=MIN_LEARNING_RATE)] if plateau else [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    callbacks += [keras.callbacks.TerminateOnNaN(), _StopWhenAsked()]
     if time_limit_s:
         callbacks.append(_Deadline(start + time_limit_s))
     rung = _Rung(screen) if screen and screen.epochs < epochs else None
@@ -130,14 +148,17 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
                     "shuffle": False}  # the pipeline shuffles
     else:
         fit_data = {"x": reshape(x_train), "y": y_train, "batch_size": batch_size}
-    history = model.fit(**fit_data, validation_data=(reshape(x_val), y_val), epochs=epochs,
+    history = model.fit(**fit_data, validation_data=None if plateau else (reshape(x_val), y_val), epochs=epochs,
                         callbacks=callbacks, verbose=0)
     losses = history.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
         raise TrainingError("training loss became NaN or infinite")
     if time_limit_s and time.monotonic() - start > time_limit_s:
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
-    return TrainResult(len(losses), float(min(history.history["val_loss"])), time.monotonic() - start,
+    if plateau:
+        model.set_weights(keep.weights)
+    best_val_loss = float("nan") if plateau else float(min(history.history["val_loss"]))
+    return TrainResult(len(losses), best_val_loss, time.monotonic() - start,
                        screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
 
 
@@ -155,6 +176,19 @@ class _Deadline(_deadline_callback_base()):  # type: ignore[misc]
     def on_epoch_end(self, epoch, logs=None):
         if time.monotonic() > self.deadline:
             self.model.stop_training = True
+
+
+class _LowestTrainingLoss(_deadline_callback_base()):  # type: ignore[misc]
+    """Holds the weights of the epoch with the lowest training loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.best, self.weights = math.inf, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss", math.inf)
+        if loss < self.best:
+            self.best, self.weights = loss, self.model.get_weights()
 
 
 class _StopWhenAsked(_deadline_callback_base()):  # type: ignore[misc]

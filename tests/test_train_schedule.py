@@ -29,3 +29,48 @@ def test_batches_and_patience_follow_the_set_size():
     assert batch_size_for(40) == 8 and batch_size_for(10_000) == 32
     assert patience_for(40, 8) == 12  # 5 steps per epoch: at least 60 steps of patience
     assert patience_for(10_000, 32) == 5
+
+
+def _separable(n: int = 40, length: int = 32, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    return rng.normal(0, 0.3, (n, length, 1)) + np.where(y == 0, -1.0, 1.0)[:, None, None], y  # the mean tells
+
+
+def _tiny_net(length: int = 32):
+    import keras
+
+    keras.backend.clear_session()
+    inputs = keras.Input(shape=(1, length, 1), batch_size=1)
+    x = keras.layers.Conv2D(4, (1, 3), padding="same", activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def test_plateau_schedule_runs_every_epoch_without_validation_data_and_learns():
+    from nas.train import as_model_input, train
+
+    x, y = _separable()
+    model = _tiny_net()
+    result = train(model, x, y, None, None, epochs=40, seed=0, schedule="plateau")
+    assert result.epochs_run == 40 and math.isnan(result.best_val_loss)  # no early stop, nothing validated
+    assert (model.predict(as_model_input(x), verbose=0).argmax(1) == y).mean() >= 0.9
+
+
+def test_plateau_schedule_keeps_the_lowest_training_loss_and_refuses_to_screen():
+    from nas.train import Screen, _LowestTrainingLoss, train
+
+    keep = _LowestTrainingLoss()
+    keep.set_model(_tiny_net())
+    for epoch, loss in enumerate([0.9, 0.5, 0.7]):
+        keep.model.layers[1].kernel.assign(keep.model.layers[1].kernel * 0 + epoch)  # weights tell the epoch
+        keep.on_epoch_end(epoch, {"loss": loss})
+    assert keep.best == 0.5 and float(keep.weights[0].flat[0]) == 1.0
+    x, y = _separable()
+    with pytest.raises(ValueError, match="cannot screen"):
+        train(_tiny_net(), x, y, None, None, epochs=2, seed=0, schedule="plateau",
+              screen=Screen(1, lambda accuracy: True))
+    with pytest.raises(ValueError, match="unknown training schedule"):
+        train(_tiny_net(), x, y, x, y, epochs=2, seed=0, schedule="cosine")
