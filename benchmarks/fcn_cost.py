@@ -13,10 +13,13 @@ budget, with nothing chosen on test. `--recipe polish` (default) trains with the
 search's polish uses (POLISH_FACTOR times the search's epochs and early-stopping patience on the
 validation loss, augmented series) on the search's train/validation split, and prints int8 validation
 accuracy too; `--recipe fcn` trains with FCN's own recipe (nas.train's "plateau" schedule for 2000
-epochs, the lowest training loss kept) on all training series, as the published figures were obtained.
+epochs, the lowest training loss kept) on all training series, as the published figures were obtained;
+`--recipe fcn-split` the same on the search's train split only, so validation accuracy is held out.
+`--strides 4,2,1` strides FCN's convs (FCN's are 1): the cheapest way to make it fit a latency budget.
 
 Run: python benchmarks/fcn_cost.py [--length 427] [--classes 6] [--device nano33]
-     [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32 --recipe polish|fcn]
+     [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32 --recipe polish|fcn|fcn-split]
+     [--strides 1,1,1]
 (defaults: OSULeaf's series length and classes; with --data, the data's own)
 """
 
@@ -31,8 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FCN = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of each conv
 
 
-def fcn(filters: list[int], length: int, classes: int, channels: int = 1, keras=None):
-    """FCN with the given widths; `keras` defaults to the shape-only stand-in the cost models read."""
+def fcn(filters: list[int], length: int, classes: int, channels: int = 1, keras=None,
+        strides: tuple[int, ...] = (1, 1, 1)):
+    """FCN with the given widths (and conv strides: FCN's are 1); `keras` defaults to the shape-only
+    stand-in the cost models read."""
     if keras is None:
         from cost_models import symbolic
 
@@ -40,8 +45,8 @@ def fcn(filters: list[int], length: int, classes: int, channels: int = 1, keras=
     layers = keras.layers
     inputs = keras.Input(shape=(1, length, channels), batch_size=1)  # as the spectral space lays out series
     x = inputs
-    for n, (_, kernel) in zip(filters, FCN, strict=True):
-        x = layers.Conv2D(n, (1, kernel), padding="same")(x)
+    for n, (_, kernel), stride in zip(filters, FCN, strides, strict=True):
+        x = layers.Conv2D(n, (1, kernel), strides=stride, padding="same")(x)
         x = layers.BatchNormalization(momentum=0.9)(x)  # folded on conversion, as in the spectral space
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
@@ -87,11 +92,15 @@ def train_narrow(args, divisors: list[int]) -> None:
               f"{patience}, augmented: {POLISH_AUGMENT}")
     else:
         epochs = args.fcn_epochs
-        x_fit, y_fit = np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])
+        held_out = args.recipe == "fcn-split"
+        x_fit, y_fit = ((ds.x_train, ds.y_train) if held_out else
+                        (np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])))
         print(f"\nTrained on {ds.name} with FCN's recipe ({epochs} epochs, Adam {PLATEAU_LEARNING_RATE:g} halved after "
               f"{PLATEAU_PATIENCE} epochs without a lower training loss, batch <= {PLATEAU_BATCH_SIZE}, the lowest "
-              f"training loss kept) on all {len(y_fit)} training series (validation included: the recipe does "
-              "not use it, so int8 val is not shown)")
+              f"training loss kept) on "
+              + (f"the search's {n} train series; the {len(ds.y_val)} validation series are held out" if held_out
+                 else f"all {len(y_fit)} training series (validation included: the recipe does not use it, so int8 "
+                      "val is not shown)"))
     print(f"int8 accuracy scored in TFLM; test ({len(ds.y_test)} series) is printed, never used to choose")
     head = f"{'width':>6} {'filters':>11} {'seed':>4} {'epochs':>6} {'s':>5} {'int8 val':>8} {'int8 test':>9}"
     print(head)
@@ -100,7 +109,8 @@ def train_narrow(args, divisors: list[int]) -> None:
         tests = []
         for k in range(args.train):
             keras.backend.clear_session()
-            model = fcn(widths(divisor), ds.input_shape[0], len(ds.classes), ds.input_shape[1], keras=keras)
+            model = fcn(widths(divisor), ds.input_shape[0], len(ds.classes), ds.input_shape[1], keras=keras,
+                        strides=args.strides)
             start = time.monotonic()
             if args.recipe == "polish":
                 run = train(model, x_fit, y_fit, ds.x_val, ds.y_val, epochs=epochs, seed=args.seed + k,
@@ -110,7 +120,7 @@ def train_narrow(args, divisors: list[int]) -> None:
                             schedule="plateau").epochs_run
             seconds = time.monotonic() - start
             int8 = Int8Model(to_int8_tflite(model, as_model_input(x_fit), seed=args.seed))
-            val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if args.recipe == "polish" else "-"
+            val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if args.recipe != "fcn" else "-"
             tests.append(int8.accuracy(ds.x_test, ds.y_test))
             print(f"{'1/' + str(divisor):>6} {'-'.join(map(str, widths(divisor))):>11} {args.seed + k:>4} "
                   f"{run:>6} {seconds:>5.0f} {val:>8} {tests[-1]:>9.3f}", flush=True)
@@ -132,14 +142,19 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=0, metavar="K", help="train each of --widths K times (needs --data)")
     ap.add_argument("--data", help="the dataset to train on (.npz, .csv, UCR .tsv or .ts); sets length and classes")
     ap.add_argument("--widths", default="8,16,32", help="divisors of FCN's widths to train (default 8,16,32)")
-    ap.add_argument("--recipe", choices=("polish", "fcn"), default="polish",
-                    help="polish: the search's long recipe; fcn: FCN's own (2000 epochs, no validation)")
+    ap.add_argument("--recipe", choices=("polish", "fcn", "fcn-split"), default="polish",
+                    help="polish: the search's long recipe; fcn: FCN's own (2000 epochs, no validation) on all "
+                         "training series; fcn-split: FCN's own on the search's train split, validation held out")
+    ap.add_argument("--strides", default="1,1,1", help="strides of the three convs (FCN's: 1,1,1)")
     ap.add_argument("--fcn-epochs", type=int, default=2000, help="FCN's recipe: epochs (2000, as published)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.train and not args.data:
         ap.error("--train needs --data (the series to train on)")
     divisors = [int(d) for d in args.widths.split(",")]
+    args.strides = tuple(int(v) for v in args.strides.split(","))
+    if len(args.strides) != len(FCN) or min(args.strides) < 1:
+        ap.error(f"--strides takes {len(FCN)} positive integers, e.g. 4,2,1")
     channels = 1
     if args.data:
         from nas import data as data_mod
@@ -150,14 +165,15 @@ def main() -> None:
     budget = Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms)
     print(f"FCN on a ({args.length}, 1) series, {args.classes} classes, int8, estimated for {device.name} "
           f"(budget {args.max_flash_kb:g} KB flash, {args.max_ram_kb:g} KB RAM = arena + TFLM's persistent tail, "
-          f"{args.max_latency_ms:g} ms)")
+          f"{args.max_latency_ms:g} ms); conv strides {','.join(map(str, args.strides))}")
     head = (f"{'width':>6} {'filters':>11} {'params':>8} {'MACs':>11} {'flash KB':>8} {'arena KB':>8} {'ms':>8}"
             "  over budget")
     print(head)
     print("-" * len(head))
     for halvings in range(6):
         filters = widths(2 ** halvings)
-        cost = estimate(graph_from_keras(fcn(filters, args.length, args.classes, channels)), device)
+        cost = estimate(graph_from_keras(fcn(filters, args.length, args.classes, channels, strides=args.strides)),
+                        device)
         over = [name for name, excess in cost.violations(budget).items() if excess > 0]  # the search's own rule
         print(f"{'1/' + str(2 ** halvings) if halvings else '1':>6} {'-'.join(map(str, filters)):>11} "
               f"{cost.params:>8,} {cost.macs:>11,} "
