@@ -1,7 +1,9 @@
-"""Shared test helpers: sampled architectures, converted with non-zero weights as training leaves them."""
+"""Shared test helpers: sampled architectures, converted with non-zero weights as training leaves them;
+the benchmark scripts, as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,15 @@ from pathlib import Path
 import numpy as np
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def benchmark(name: str):
+    """benchmarks/NAME.py loaded as a module (the folder is scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def sample_models(n: int, seed: int = 0, space: str = "spectral") -> Iterator:

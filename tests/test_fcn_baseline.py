@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from cost_models.keras_graph import graph_from_keras
+from tests.helpers import benchmark
 from tests.test_symbolic import _strip
-
-
-def _fcn_cost():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fcn_cost.py"
-    spec = importlib.util.spec_from_file_location("fcn_cost", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(("divisor", "length", "channels", "strides"),
@@ -24,7 +14,7 @@ def _fcn_cost():
 def test_estimated_fcn_is_the_trained_fcn(divisor, length, channels, strides):
     import keras
 
-    fcn_cost = _fcn_cost()
+    fcn_cost = benchmark("fcn_cost")
     assert fcn_cost.widths(1) == [128, 256, 128] and fcn_cost.widths(32) == [4, 8, 4]
     shape_only = fcn_cost.fcn(fcn_cost.widths(divisor), length, 2, channels, strides=strides)
     real = fcn_cost.fcn(fcn_cost.widths(divisor), length, 2, channels, keras=keras, strides=strides)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-
-def _recipe_check():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recipe_check.py"
-    spec = importlib.util.spec_from_file_location("recipe_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import benchmark
 
 
 def _rows(text: str) -> dict[str, list[str]]:
@@ -25,7 +16,7 @@ def test_summary_pairs_architectures_and_pools_seed_spread():
     a = np.array([[0.5, 0.7], [0.4, 0.4], [0.8, 0.6]])
     b = np.array([[0.7, 0.7], [0.6, 0.6], [0.6, 0.8]])
     scores = {name: np.stack([acc, np.ones_like(acc)], axis=-1) for name, acc in (("a", a), ("b", b))}
-    rows = _rows(_recipe_check().summary(scores, ["a", "b"]))
+    rows = _rows(benchmark("recipe_check").summary(scores, ["a", "b"]))
 
     diffs = np.array([0.1, 0.2, 0.0])
     assert rows["b"][1] == f"{b.mean():.3f}"
@@ -39,6 +30,6 @@ def test_summary_pairs_architectures_and_pools_seed_spread():
 
 def test_summary_has_no_seed_column_for_one_seed():
     scores = {"a": np.full((2, 1, 2), 0.5), "b": np.full((2, 1, 2), 0.75)}
-    text = _recipe_check().summary(scores, ["a", "b"])
+    text = benchmark("recipe_check").summary(scores, ["a", "b"])
     assert "seed SD" not in text
     assert _rows(text)["b"][4] == "+0.250"
