@@ -16,7 +16,7 @@ polish after a search: POLISH_FACTOR times the epochs and the early-stopping pat
 series).
 
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
-     [--recipes v1,bn,aug,polish,plateau] [--seeds K] [--plateau-epochs 2000]
+     [--recipes v1,bn,aug,polish,plateau] [--seeds K] [--plateau-epochs 2000] [--no-dense]
 """
 
 from __future__ import annotations
@@ -50,6 +50,14 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
     return chosen
 
 
+def without_hidden_dense(model, params: dict, n_classes: int):
+    """The same network with its pooled or flattened features going straight into the softmax."""
+    import keras
+
+    features = model.get_layer("gap" if params["head"] == "global_avg" else "flatten").output
+    return keras.Model(model.inputs, keras.layers.Dense(n_classes, activation="softmax", name="classes")(features))
+
+
 def summary(scores: dict, recipes: list[str]) -> str:
     """The table under the per-architecture lines; `scores[recipe]` is (architectures, seeds, 2)."""
     import numpy as np
@@ -81,6 +89,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="trainings per architecture and recipe")
     parser.add_argument("--plateau-epochs", type=int, default=2000, help="epochs of the plateau recipe")
+    parser.add_argument("--no-dense", action="store_true",
+                        help="drop the hidden dense layer: pooled features straight into softmax, as in FCN")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -122,6 +132,8 @@ def main() -> None:
                 keras.backend.clear_session()
                 model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
                                        n_outputs=len(ds.classes), batchnorm=recipe != "v1")
+                if args.no_dense:
+                    model = without_hidden_dense(model, params, len(ds.classes))
                 if recipe == "plateau":
                     train(model, ds.x_train, ds.y_train, None, None, epochs=args.plateau_epochs,
                           seed=args.seed + i + 1000 * s, schedule="plateau")

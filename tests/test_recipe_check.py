@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.helpers import benchmark
 
@@ -33,3 +34,21 @@ def test_summary_has_no_seed_column_for_one_seed():
     text = benchmark("recipe_check").summary(scores, ["a", "b"])
     assert "seed SD" not in text
     assert _rows(text)["b"][4] == "+0.250"
+
+
+@pytest.mark.parametrize("head", ["global_avg", "flatten"])
+def test_without_hidden_dense_feeds_the_pooled_features_to_the_softmax(head):
+    import optuna
+
+    from search_spaces import spectral
+
+    params = {"n_blocks": 2, "head": head, "dense": 16}
+    for i in range(2):
+        params |= {f"filters_{i}": 8, f"kernel_{i}": 3, f"separable_{i}": i == 1, f"stride_{i}": 2, f"pool_{i}": 2}
+    model = spectral.build(optuna.trial.FixedTrial(params), input_shape=(64, 1), n_outputs=3)
+    slim = benchmark("recipe_check").without_hidden_dense(model, params, 3)
+    names = [layer.name for layer in slim.layers]
+    assert "dense" in [layer.name for layer in model.layers] and "dense" not in names
+    assert names[-2] == ("gap" if head == "global_avg" else "flatten") and slim.output.shape == (1, 3)
+    assert slim.count_params() == model.count_params() - model.get_layer("dense").count_params() - (
+        model.get_layer("classes").count_params() - slim.get_layer("classes").count_params())
