@@ -57,8 +57,9 @@ def widths(divisor: int) -> list[int]:
     return [max(1, round(f / divisor)) for f, _ in FCN]
 
 
-def train_narrow(args, divisors: list[int]) -> None:
-    """Each narrow FCN trained `args.train` times with `args.recipe`; int8 accuracy in TFLM."""
+def train_narrow(args, divisors: list[int], ds) -> None:
+    """Each narrow FCN trained `args.train` times with `args.recipe` on the dataset `ds`; int8 accuracy
+    in TFLM."""
     from nas.objective import quiet_tensorflow
 
     quiet_tensorflow()
@@ -67,7 +68,6 @@ def train_narrow(args, divisors: list[int]) -> None:
     import keras
     import numpy as np
 
-    from nas import data as data_mod
     from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
     from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import (
@@ -81,7 +81,6 @@ def train_narrow(args, divisors: list[int]) -> None:
         train,
     )
 
-    ds = data_mod.load_file(args.data, seed=args.seed)
     n = len(ds.y_train)
     if args.recipe == "polish":
         epochs = epochs_for(n) * POLISH_FACTOR
@@ -155,7 +154,7 @@ def main() -> None:
     args.strides = tuple(int(v) for v in args.strides.split(","))
     if len(args.strides) != len(FCN) or min(args.strides) < 1:
         ap.error(f"--strides takes {len(FCN)} positive integers, e.g. 4,2,1")
-    channels = 1
+    channels, ds = 1, None
     if args.data:
         from nas import data as data_mod
 
@@ -180,7 +179,7 @@ def main() -> None:
               f"{cost.flash_bytes / 1024:>8.1f} {cost.arena_bytes / 1024:>8.1f} {cost.latency_ms:>8.1f}  "
               f"{', '.join(over) or '-'}")
     if args.train:
-        train_narrow(args, divisors)
+        train_narrow(args, divisors, ds)
 
 
 if __name__ == "__main__":

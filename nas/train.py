@@ -133,10 +133,12 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
                   metrics=["accuracy"] if screen else None)
     start = time.monotonic()
     patience = patience or patience_for(len(x_train), batch_size)
-    keep = _LowestTrainingLoss()
-    callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
-                                                         min_lr=MIN_LEARNING_RATE)] if plateau else [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    if plateau:
+        keep = _LowestTrainingLoss()
+        callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
+                                                             min_lr=MIN_LEARNING_RATE)]
+    else:
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
     callbacks += [keras.callbacks.TerminateOnNaN(), _StopWhenAsked()]
     if time_limit_s:
         callbacks.append(_Deadline(start + time_limit_s))
