@@ -159,12 +159,16 @@ def counts(rows: list[dict]) -> dict[str, int]:
 def hypervolume(points: list[tuple[float, float]], max_flash: float) -> float:
     """The share of the box [0, 1] accuracy x [0, max_flash] bytes dominated by (accuracy, flash) points
     (higher accuracy, fewer bytes). The reference point is (accuracy 0, the flash budget)."""
-    pts = sorted((f, a) for a, f in points if f <= max_flash and a > 0)
-    area, best = 0.0, 0.0
-    for i, (flash, acc) in enumerate(pts):
-        best = max(best, acc)
-        upto = pts[i + 1][0] if i + 1 < len(pts) else max_flash
-        area += best * (upto - flash)
+    # the staircase: by flash, only the points more accurate than every smaller one. A dominated point
+    # adds no area and is left out, so it cannot split a step and change the sum by a rounding error
+    # (a curve over trials must never fall)
+    steps, best = [], 0.0
+    for flash, acc in sorted((f, a) for a, f in points if f <= max_flash and a > 0):
+        if acc > best:
+            steps.append((flash, acc))
+            best = acc
+    area = sum(acc * ((steps[i + 1][0] if i + 1 < len(steps) else max_flash) - flash)
+               for i, (flash, acc) in enumerate(steps))
     return area / max_flash
 
 
