@@ -29,6 +29,11 @@ PLATEAU_LEARNING_RATE = 1e-3
 PLATEAU_BATCH_SIZE = 16
 PLATEAU_PATIENCE = 50
 MIN_LEARNING_RATE = 1e-4
+# The long augmented schedule: Adam from COSINE_LEARNING_RATE decayed to 0 along a cosine over every step
+# of the run, batches as the plateau schedule's, every epoch run and the last weights kept (Loshchilov &
+# Hutter 2017's decay without restarts; no validation data is read)
+COSINE_LEARNING_RATE = 1e-3
+SCHEDULES = ("early_stop", "plateau", "cosine")
 
 
 def batch_size_for(n_train: int) -> int:
@@ -115,28 +120,36 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
           patience: int | None = None, augment: bool = False, schedule: str = "early_stop") -> TrainResult:
     """`schedule` "early_stop": Adam at LEARNING_RATE, stopped after `patience` (default patience_for())
     epochs without a lower validation loss, the best weights by validation loss kept. "plateau": FCN's
-    schedule (PLATEAU_*), all `epochs` run, the lowest training loss kept; it never looks at the
-    validation data (x_val, y_val may be None), which stays held out for scoring. `augment` trains on
-    augmented() batches (series only)."""
+    schedule (PLATEAU_*), all `epochs` run, the lowest training loss kept. "cosine": Adam from
+    COSINE_LEARNING_RATE decayed to 0 over all `epochs`, the last weights kept. Neither of the last two
+    looks at the validation data (x_val, y_val may be None), which stays held out for scoring. `augment`
+    trains on augmented() batches (series only)."""
     import keras
 
-    if schedule not in ("early_stop", "plateau"):
-        raise ValueError(f"unknown training schedule {schedule!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown training schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     plateau = schedule == "plateau"
-    if plateau and screen:
-        raise ValueError("the plateau schedule does not look at validation data, so it cannot screen")
+    blind = schedule != "early_stop"  # trains without looking at validation data
+    if blind and screen:
+        raise ValueError(f"the {schedule} schedule does not look at validation data, so it cannot screen")
     keras.utils.set_random_seed(seed)
-    if plateau:
+    if blind:
         batch_size = batch_size or max(1, min(PLATEAU_BATCH_SIZE, len(x_train) // 10))
     batch_size = batch_size or batch_size_for(len(x_train))
-    model.compile(optimizer=keras.optimizers.Adam(PLATEAU_LEARNING_RATE if plateau else LEARNING_RATE), loss=loss,
-                  metrics=["accuracy"] if screen else None)
+    if schedule == "cosine":
+        steps = epochs * math.ceil(len(x_train) / batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(COSINE_LEARNING_RATE, decay_steps=steps, alpha=0.0)
+    else:
+        rate = PLATEAU_LEARNING_RATE if plateau else LEARNING_RATE
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"] if screen else None)
     start = time.monotonic()
     patience = patience or patience_for(len(x_train), batch_size)
     if plateau:
         keep = _LowestTrainingLoss()
         callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
                                                              min_lr=MIN_LEARNING_RATE)]
+    elif blind:
+        callbacks = []  # the rate follows its schedule; the last weights are kept
     else:
         callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
     callbacks += [keras.callbacks.TerminateOnNaN(), _StopWhenAsked()]
@@ -150,7 +163,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
                     "shuffle": False}  # the pipeline shuffles
     else:
         fit_data = {"x": reshape(x_train), "y": y_train, "batch_size": batch_size}
-    history = model.fit(**fit_data, validation_data=None if plateau else (reshape(x_val), y_val), epochs=epochs,
+    history = model.fit(**fit_data, validation_data=None if blind else (reshape(x_val), y_val), epochs=epochs,
                         callbacks=callbacks, verbose=0)
     losses = history.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):
@@ -159,7 +172,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
     if plateau:
         model.set_weights(keep.weights)
-    best_val_loss = float("nan") if plateau else float(min(history.history["val_loss"]))
+    best_val_loss = float("nan") if blind else float(min(history.history["val_loss"]))
     return TrainResult(len(losses), best_val_loss, time.monotonic() - start,
                        screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
 

@@ -73,4 +73,19 @@ def test_plateau_schedule_keeps_the_lowest_training_loss_and_refuses_to_screen()
         train(_tiny_net(), x, y, None, None, epochs=2, seed=0, schedule="plateau",
               screen=Screen(1, lambda accuracy: True))
     with pytest.raises(ValueError, match="unknown training schedule"):
-        train(_tiny_net(), x, y, x, y, epochs=2, seed=0, schedule="cosine")
+        train(_tiny_net(), x, y, x, y, epochs=2, seed=0, schedule="warm_restarts")
+
+
+def test_cosine_schedule_runs_every_epoch_blind_to_validation_and_ends_at_rate_zero():
+    from nas.train import COSINE_LEARNING_RATE, Screen, as_model_input, train
+
+    x, y = _separable()
+    model = _tiny_net()
+    result = train(model, x, y, None, None, epochs=30, seed=0, schedule="cosine", augment=True)
+    assert result.epochs_run == 30 and math.isnan(result.best_val_loss)
+    optimizer = model.optimizer
+    assert int(optimizer.iterations) == 30 * math.ceil(len(y) / 4)  # batches of n // 10: every step was taken
+    assert float(optimizer.learning_rate) < 1e-3 * COSINE_LEARNING_RATE  # decayed to (nearly) zero by the end
+    assert (model.predict(as_model_input(x), verbose=0).argmax(1) == y).mean() >= 0.9
+    with pytest.raises(ValueError, match="cannot screen"):
+        train(_tiny_net(), x, y, None, None, epochs=2, seed=0, schedule="cosine", screen=Screen(1, lambda a: True))
