@@ -91,14 +91,20 @@ POLISH_FACTOR = 4  # the long recipe: this many times the epochs and the early-s
 POLISH_AUGMENT = True  # ...on augmented series (nas.train.augmented)
 
 
+def polish_recipe(n_train: int, epochs: int) -> dict:
+    """The long recipe for a training set of `n_train` series that the search trains for `epochs`: what a
+    polish trial gets, and what the benchmarks call "polish"."""
+    patience = patience_for(n_train, batch_size_for(n_train))
+    return {"epochs": epochs * POLISH_FACTOR, "patience": patience * POLISH_FACTOR, "augment": POLISH_AUGMENT}
+
+
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
     """How a trial's model is trained: the search's recipe, or for a polish trial the long one (measured
     on OSULeaf's validation split, 6 front architectures: mean int8 accuracy 0.715 -> 0.809)."""
-    patience = patience_for(len(dataset.y_train), batch_size_for(len(dataset.y_train)))
+    n_train = len(dataset.y_train)
     if trial.user_attrs.get("kind") != POLISH:
-        return {"epochs": epochs, "patience": patience, "augment": False}
-    return {"epochs": epochs * POLISH_FACTOR, "patience": patience * POLISH_FACTOR, "augment": POLISH_AUGMENT,
-            "polish_of": trial.user_attrs.get("polish_of")}
+        return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
+    return {**polish_recipe(n_train, epochs), "polish_of": trial.user_attrs.get("polish_of")}
 
 
 def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: int, *, epochs: int, seed: int,
