@@ -14,11 +14,17 @@ search's polish uses (POLISH_FACTOR times the search's epochs and early-stopping
 validation loss, augmented series) on the search's train/validation split, and prints int8 validation
 accuracy too; `--recipe fcn` trains with FCN's own recipe (nas.train's "plateau" schedule for 2000
 epochs, the lowest training loss kept) on all training series, as the published figures were obtained;
-`--recipe fcn-split` the same on the search's train split only, so validation accuracy is held out.
+`--recipe fcn-split` the same on the search's train split only, so validation accuracy is held out;
+`--recipe cosine` trains on the search's train split with nas.train's "cosine" schedule on augmented
+series for --cosine-epochs (Adam from 1e-3 decayed to 0 along a cosine, the last weights kept, no
+validation read). Every trained copy is also scored on its validation series with Gaussian noise of
+SD --noise added (in the series' z-normalized units): how much the recipe's model relies on detail
+that a sensor's noise would hide.
 `--strides 4,2,1` strides FCN's convs (FCN's are 1): the cheapest way to make it fit a latency budget.
 
 Run: python benchmarks/fcn_cost.py [--length 427] [--classes 6] [--device nano33]
-     [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32 --recipe polish|fcn|fcn-split]
+     [--train K --data ../shared/data/ucr/OSULeaf.npz --widths 8,16,32
+      --recipe polish|fcn|fcn-split|cosine]
      [--strides 1,1,1]
 (defaults: OSULeaf's series length and classes; with --data, the data's own)
 """
@@ -68,40 +74,47 @@ def train_narrow(args, divisors: list[int], ds) -> None:
     import keras
     import numpy as np
 
-    from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
+    from nas.objective import polish_recipe
     from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import (
+        COSINE_LEARNING_RATE,
         PLATEAU_BATCH_SIZE,
         PLATEAU_LEARNING_RATE,
         PLATEAU_PATIENCE,
         as_model_input,
-        batch_size_for,
         epochs_for,
-        patience_for,
         train,
     )
 
     n = len(ds.y_train)
+    x_fit, y_fit = ds.x_train, ds.y_train
     if args.recipe == "polish":
-        epochs = epochs_for(n) * POLISH_FACTOR
-        patience = patience_for(n, batch_size_for(n)) * POLISH_FACTOR
-        x_fit, y_fit = ds.x_train, ds.y_train
+        polish = polish_recipe(n, epochs_for(n))
+        epochs, patience = polish["epochs"], polish["patience"]
         print(f"\nTrained on {ds.name} with the polish recipe: {n} train series, early stopping on {len(ds.y_val)} "
               f"validation series (the search's split, seed {args.seed}), up to {epochs} epochs, patience "
-              f"{patience}, augmented: {POLISH_AUGMENT}")
+              f"{patience}, augmented: {polish['augment']}")
+    elif args.recipe == "cosine":
+        epochs = args.cosine_epochs
+        print(f"\nTrained on {ds.name} with the cosine recipe: the search's {n} train series, augmented, {epochs} "
+              f"epochs, Adam {COSINE_LEARNING_RATE:g} decayed to 0 along a cosine, batch <= {PLATEAU_BATCH_SIZE}, "
+              f"the last weights kept; the {len(ds.y_val)} validation series are held out")
     else:
         epochs = args.fcn_epochs
         held_out = args.recipe == "fcn-split"
-        x_fit, y_fit = ((ds.x_train, ds.y_train) if held_out else
-                        (np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])))
+        if not held_out:
+            x_fit, y_fit = np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])
         print(f"\nTrained on {ds.name} with FCN's recipe ({epochs} epochs, Adam {PLATEAU_LEARNING_RATE:g} halved after "
               f"{PLATEAU_PATIENCE} epochs without a lower training loss, batch <= {PLATEAU_BATCH_SIZE}, the lowest "
               f"training loss kept) on "
               + (f"the search's {n} train series; the {len(ds.y_val)} validation series are held out" if held_out
                  else f"all {len(y_fit)} training series (validation included: the recipe does not use it, so int8 "
                       "val is not shown)"))
-    print(f"int8 accuracy scored in TFLM; test ({len(ds.y_test)} series) is printed, never used to choose")
-    head = f"{'width':>6} {'filters':>11} {'seed':>4} {'epochs':>6} {'s':>5} {'int8 val':>8} {'int8 test':>9}"
+    print(f"int8 accuracy scored in TFLM; test ({len(ds.y_test)} series) is printed, never used to choose; "
+          f"'val+noise': validation series plus Gaussian noise of SD {args.noise:g}")
+    noisy_val = ds.x_val + np.random.default_rng(args.seed).normal(0.0, args.noise, ds.x_val.shape).astype("float32")
+    head = (f"{'width':>6} {'filters':>11} {'seed':>4} {'epochs':>6} {'s':>5} {'int8 val':>8} {'val+noise':>9} "
+            f"{'int8 test':>9}")
     print(head)
     print("-" * len(head))
     for divisor in divisors:
@@ -112,17 +125,19 @@ def train_narrow(args, divisors: list[int], ds) -> None:
                         strides=args.strides)
             start = time.monotonic()
             if args.recipe == "polish":
-                run = train(model, x_fit, y_fit, ds.x_val, ds.y_val, epochs=epochs, seed=args.seed + k,
-                            patience=patience, augment=POLISH_AUGMENT).epochs_run
+                run = train(model, x_fit, y_fit, ds.x_val, ds.y_val, seed=args.seed + k, **polish).epochs_run
             else:
                 run = train(model, x_fit, y_fit, None, None, epochs=epochs, seed=args.seed + k,
-                            schedule="plateau").epochs_run
+                            schedule="cosine" if args.recipe == "cosine" else "plateau",
+                            augment=args.recipe == "cosine").epochs_run
             seconds = time.monotonic() - start
             int8 = Int8Model(to_int8_tflite(model, as_model_input(x_fit), seed=args.seed))
-            val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if args.recipe != "fcn" else "-"
+            held = args.recipe != "fcn"  # fcn trained on the validation series too
+            val = f"{int8.accuracy(ds.x_val, ds.y_val):.3f}" if held else "-"
+            noisy = f"{int8.accuracy(noisy_val, ds.y_val):.3f}" if held else "-"
             tests.append(int8.accuracy(ds.x_test, ds.y_test))
             print(f"{'1/' + str(divisor):>6} {'-'.join(map(str, widths(divisor))):>11} {args.seed + k:>4} "
-                  f"{run:>6} {seconds:>5.0f} {val:>8} {tests[-1]:>9.3f}", flush=True)
+                  f"{run:>6} {seconds:>5.0f} {val:>8} {noisy:>9} {tests[-1]:>9.3f}", flush=True)
         sd = f", SD over seeds {np.std(tests, ddof=1):.3f}" if len(tests) > 1 else ""
         print(f"{'':>6} mean int8 test {np.mean(tests):.3f}{sd}")
 
@@ -141,11 +156,16 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=0, metavar="K", help="train each of --widths K times (needs --data)")
     ap.add_argument("--data", help="the dataset to train on (.npz, .csv, UCR .tsv or .ts); sets length and classes")
     ap.add_argument("--widths", default="8,16,32", help="divisors of FCN's widths to train (default 8,16,32)")
-    ap.add_argument("--recipe", choices=("polish", "fcn", "fcn-split"), default="polish",
-                    help="polish: the search's long recipe; fcn: FCN's own (2000 epochs, no validation) on all "
+    ap.add_argument("--recipe", choices=("polish", "fcn", "fcn-split", "cosine"), default="polish",
+                    help="polish: the search's long recipe; cosine: long, augmented, cosine-decayed; "
+                         "fcn: FCN's own (2000 epochs, no validation) on all "
                          "training series; fcn-split: FCN's own on the search's train split, validation held out")
     ap.add_argument("--strides", default="1,1,1", help="strides of the three convs (FCN's: 1,1,1)")
     ap.add_argument("--fcn-epochs", type=int, default=2000, help="FCN's recipe: epochs (2000, as published)")
+    ap.add_argument("--cosine-epochs", type=int, default=1000, help="the cosine recipe: epochs")
+    ap.add_argument("--noise", type=float, default=0.03,
+                    help="SD of the noise added to the validation series for 'val+noise' (default 0.03, the "
+                         "polish augmentation's jitter)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.train and not args.data:

@@ -11,12 +11,15 @@ recipe: the noise a single training's score carries.
 
 Recipes: v1 (the space's version 1: no BatchNormalization), bn (version 2: BatchNormalization after
 every conv, momentum 0.9, folded into the conv on conversion; the search's recipe), aug (bn on
-augmented series, the search's epochs and patience) and polish (bn trained with the recipe of the
+augmented series, the search's epochs and patience), polish (bn trained with the recipe of the
 polish after a search: POLISH_FACTOR times the epochs and the early-stopping patience, on augmented
-series).
+series), plateau (FCN's schedule: nas.train's "plateau", --plateau-epochs) and cosine (nas.train's
+"cosine" schedule on augmented series for --cosine-epochs: Adam from 1e-3 decayed to 0 along a cosine,
+the last weights kept). The last two never read the validation split.
 
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
-     [--recipes v1,bn,aug,polish,plateau] [--seeds K] [--plateau-epochs 2000] [--no-dense]
+     [--recipes v1,bn,aug,polish,plateau,cosine] [--seeds K] [--plateau-epochs 2000]
+     [--cosine-epochs 1000] [--no-dense]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RECIPES = ("v1", "bn", "aug", "polish", "plateau")
+RECIPES = ("v1", "bn", "aug", "polish", "plateau", "cosine")
 
 
 def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int) -> list[dict]:
@@ -89,6 +92,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="trainings per architecture and recipe")
     parser.add_argument("--plateau-epochs", type=int, default=2000, help="epochs of the plateau recipe")
+    parser.add_argument("--cosine-epochs", type=int, default=1000, help="epochs of the cosine recipe")
     parser.add_argument("--no-dense", action="store_true",
                         help="drop the hidden dense layer: pooled features straight into softmax, as in FCN")
     args = parser.parse_args()
@@ -104,7 +108,7 @@ def main() -> None:
 
     from cost_models import Budget, get_device
     from nas import data as data_mod
-    from nas.objective import POLISH_AUGMENT, POLISH_FACTOR
+    from nas.objective import polish_recipe
     from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, train
     from search_spaces import spectral
@@ -127,7 +131,6 @@ def main() -> None:
     for i, params in enumerate(archs):
         line = [f"{i:>2} {spectral.describe(params)[:60]:60}"]
         for recipe in recipes:
-            factor = POLISH_FACTOR if recipe == "polish" else 1
             for s in range(args.seeds):
                 keras.backend.clear_session()
                 model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
@@ -137,10 +140,13 @@ def main() -> None:
                 if recipe == "plateau":
                     train(model, ds.x_train, ds.y_train, None, None, epochs=args.plateau_epochs,
                           seed=args.seed + i + 1000 * s, schedule="plateau")
-                else:
-                    train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, epochs=epochs * factor,
-                          seed=args.seed + i + 1000 * s, patience=patience * factor,
-                          augment=recipe == "aug" or (recipe == "polish" and POLISH_AUGMENT))
+                elif recipe == "cosine":
+                    train(model, ds.x_train, ds.y_train, None, None, epochs=args.cosine_epochs,
+                          seed=args.seed + i + 1000 * s, schedule="cosine", augment=True)
+                else:  # v1, bn and aug: the search's epochs and patience; polish: its long recipe
+                    how = (polish_recipe(len(ds.y_train), epochs) if recipe == "polish" else
+                           {"epochs": epochs, "patience": patience, "augment": recipe == "aug"})
+                    train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=args.seed + i + 1000 * s, **how)
                 int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
                 prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
                 scores[recipe][i, s] = (float((prob.argmax(1) == ds.y_val).mean()),
