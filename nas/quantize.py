@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
+import sys
 
 import numpy as np
 
@@ -12,6 +15,7 @@ from nas._capture import captured_fds
 log = logging.getLogger(__name__)
 
 REPRESENTATIVE_SAMPLES = 100  # calibration rows for activation ranges
+PROBE_TIMEOUT_S = 60  # one arena probe allocates a small model: milliseconds
 
 
 class ConversionError(RuntimeError):
@@ -138,28 +142,51 @@ def measured_arena(tflite: bytes) -> dict[str, int]:
     return found
 
 
+def probe_arena(tflite: bytes, arena_size: int) -> str:
+    """Whether the tflite-micro host interpreter allocates the model in `arena_size` bytes: "fits",
+    "raises" (it reports the arena too small) or "crashes".
+
+    Probed in a forked child: for some too-small arenas this tflite-micro build dereferences a null
+    pointer after a failed tail allocation (the class of tflite-micro#2037) and would take the whole
+    process down, as it did `nas export` in CI. tflite-micro ships Linux wheels only, so fork is there.
+    """
+    from tflite_micro.python.tflite_micro import runtime
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or the child would print the parent's buffered text again
+    pid = os.fork()
+    if pid == 0:  # the child: no Python-level cleanup, only an exit code
+        code = 1
+        try:
+            signal.alarm(PROBE_TIMEOUT_S)  # a hung child dies instead of hanging its parent
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            runtime.Interpreter.from_bytes(tflite, arena_size=arena_size)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code in (0, 1):
+        return "fits" if code == 0 else "raises"
+    if -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
+        return "crashes"
+    raise RuntimeError(f"the arena probe ({arena_size} B) ended with status {code}")
+
+
 def minimal_arena_size(tflite: bytes, alignment: int = 16) -> int:
     """The smallest `arena_size` with which the tflite-micro host interpreter allocates the model.
 
     Found by bisection: the allocation report's total leaves out the allocator's own alignment slack.
     """
-    from tflite_micro.python.tflite_micro import runtime
-
-    def fits(size: int) -> bool:
-        with captured_fds(1, 2):
-            try:
-                runtime.Interpreter.from_bytes(tflite, arena_size=size)
-                return True
-            except RuntimeError:
-                return False
-
     low = measured_arena(tflite)["head"]  # cannot fit below its planned tensors
     high = max(low * 2, 1 << 14)
-    while not fits(high):
+    while not probe_arena(tflite, high) == "fits":
         low, high = high, high * 2
     while high - low > alignment:
         mid = (low + high) // 2 // alignment * alignment
-        if fits(mid):
+        if probe_arena(tflite, mid) == "fits":
             high = mid
         else:
             low = mid
