@@ -143,7 +143,6 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         rate = PLATEAU_LEARNING_RATE if plateau else LEARNING_RATE
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"] if screen else None)
     start = time.monotonic()
-    patience = patience or patience_for(len(x_train), batch_size)
     if plateau:
         keep = _LowestTrainingLoss()
         callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
@@ -151,6 +150,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     elif blind:
         callbacks = []  # the rate follows its schedule; the last weights are kept
     else:
+        patience = patience or patience_for(len(x_train), batch_size)
         callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
     callbacks += [keras.callbacks.TerminateOnNaN(), _StopWhenAsked()]
     if time_limit_s:
