@@ -14,6 +14,7 @@ from cost_models.tflite_reader import read_tflite
 from nas.data import Dataset, extra_folds
 from nas.progress import POLISH
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
+from nas.results import earlier_polish
 from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, train
 from search_spaces import get_space
 
@@ -155,6 +156,11 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         import keras
         from optuna.artifacts import upload_artifact
 
+        if trial.user_attrs.get("kind") == POLISH:
+            first = earlier_polish(trial.study.get_trials(deepcopy=False), trial.number)
+            if first is not None:  # queued twice by processes that finished together: train it once
+                trial.set_user_attr("duplicate_of", first)
+                raise optuna.TrialPruned(f"trial {first} polishes this architecture already")
         # Estimate on the shape-only build (~2 ms, no TensorFlow); build the real model only to train it.
         shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
                                  keras=symbolic.keras)

@@ -26,6 +26,8 @@ def describe(trial) -> str:
         return (f"{polish}int8 val acc {a['val_accuracy_int8']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                 f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
                 + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
+    if a.get("duplicate_of") is not None:
+        return f"skipped: trial {a['duplicate_of']} polishes the same architecture"
     if a.get("screened_out"):
         sc = a["screen"]
         return (f"screened out after {sc['epoch']} epochs: val acc {sc['val_accuracy_float']:.3f} + "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.progress import POLISH
+
 TEST_ACCURACY_KEY = "test_accuracy_int8"  # study user attr: {trial number: int8 test accuracy}
 
 
@@ -45,9 +47,33 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
+def architecture_key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def earlier_polish(trials: list, number: int) -> int | None:
+    """Processes finishing a search on one study together may each queue the same front member for the
+    polish (nas.search.queue_polish reads the study, then enqueues). The lowest-numbered polish of an
+    architecture is the one that runs: for trial `number`, a polish, the number of a lower-numbered
+    polish of the same architecture that has not failed, else None."""
+    by_number = {t.number: t for t in trials}
+
+    def polished(t) -> tuple | None:
+        original = by_number.get(t.user_attrs.get("polish_of"))
+        return architecture_key(original.params) if original and t.user_attrs.get("kind") == POLISH else None
+
+    mine = polished(by_number[number])
+    earlier = [t.number for t in trials if t.number < number and t.state.name != "FAIL"
+               and mine is not None and polished(t) == mine]
+    return min(earlier, default=None)
+
+
 def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
     """One row per shipped format: spectral trials ship int8; mlp candidates are scored as int8 and
-    float32 and give a point for each."""
+    float32 and give a point for each. None for a polish that stopped because an earlier trial
+    polishes the same architecture (earlier_polish): it is not a candidate of its own."""
+    if trial.user_attrs.get("duplicate_of") is not None:
+        return []
     base = trial_row(trial, test_scores)
     formats = trial.user_attrs.get("formats")
     if not formats:

@@ -17,7 +17,7 @@ from nas.data import Dataset
 from nas.objective import RECOVERABLE, make_objective, quiet_tensorflow
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import POLISH, SEEDED_KINDS, Progress
-from nas.results import TEST_ACCURACY_KEY, study_rows
+from nas.results import TEST_ACCURACY_KEY, architecture_key, study_rows
 from nas.study import RunConfig, artifact_store
 from nas.train import DEFAULT_EPOCHS
 
@@ -176,17 +176,14 @@ def queue_polish(study, k: int) -> list[int]:
         return []
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     # by architecture: the original's params (a queued trial has none of its own until it starts)
-    done = {_key(trials[t.user_attrs["polish_of"]].params) for t in trials.values()
+    done = {architecture_key(trials[t.user_attrs["polish_of"]].params) for t in trials.values()
             if t.user_attrs.get("kind") == POLISH and t.user_attrs.get("polish_of") in trials}
-    front = [r for r in study_rows(study) if r["on_front"] and r["kind"] != POLISH and _key(r["params"]) not in done]
+    front = [r for r in study_rows(study)
+             if r["on_front"] and r["kind"] != POLISH and architecture_key(r["params"]) not in done]
     chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
     for r in chosen:
         study.enqueue_trial(r["params"], user_attrs={"kind": POLISH, "polish_of": r["number"]}, skip_if_exists=False)
     return [r["number"] for r in chosen]
-
-
-def _key(params: dict) -> tuple:
-    return tuple(sorted(params.items()))
 
 
 def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:

@@ -84,3 +84,36 @@ def test_augmented_batches_keep_shapes_and_labels_and_differ_every_epoch():
         for got, want in zip(xs.numpy(), back, strict=True):
             assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.5
     assert not np.allclose(xa.numpy()[np.argsort(ya.numpy())], xb.numpy()[np.argsort(yb.numpy())])
+
+
+def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
+    """Two processes ending a search on one study each read the front, then queue the same polish:
+    the lower-numbered trial trains, the other stops before training and is no candidate of its own."""
+    pytest.importorskip("tensorflow")
+    from cost_models import Budget
+    from cost_models.device import DEVICES
+    from nas.data import Dataset
+    from nas.lightcurves import generate
+    from nas.objective import make_objective
+    from nas.results import study_rows
+
+    x, y = generate(per_class=6, seed=0, length=64)
+    dataset = Dataset(x[:24], y[:24], x[24:30], y[24:30], x[30:], y[30:], tuple("abcdef"), "tiny", "test")
+    objective = make_objective(space_name="spectral", dataset=dataset, device=DEVICES["nano33"], budget=Budget(),
+                               epochs=1, seed=0, time_limit_s=300, multi_fidelity=False)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    params = {"n_blocks": 2, "head": "global_avg", "dense": 8,
+              **{f"{name}_{i}": value for i in range(2) for name, value in
+                 (("filters", 8), ("kernel", 3), ("separable", False), ("stride", 1), ("pool", 2))}}
+    study.enqueue_trial(params)
+    for _ in range(2):
+        study.enqueue_trial(params, user_attrs={"kind": POLISH, "polish_of": 0}, skip_if_exists=False)
+    study.optimize(objective, n_trials=3)
+
+    original, polish, duplicate = study.trials
+    assert original.user_attrs["trained"] and polish.user_attrs["trained"]
+    assert polish.user_attrs["recipe"]["polish_of"] == 0
+    assert duplicate.state.name == "PRUNED" and duplicate.user_attrs == {"kind": POLISH, "polish_of": 0,
+                                                                          "duplicate_of": 1}
+    assert [r["number"] for r in study_rows(study)] == [0, 1]
+    assert queue_polish(study, 3) == []  # and the architecture is not queued a third time
