@@ -58,6 +58,7 @@ def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url,
     import optuna
 
     from nas.lightcurves import generate
+    from nas.results import architecture_key
 
     x, y = generate(per_class=10, seed=5, length=128)
     np.savez(tmp_path / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
@@ -79,6 +80,10 @@ def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url,
     assert sorted(numbers) == list(range(len(numbers)))  # no gaps, no duplicates
     searched = [t for t in study.trials if t.user_attrs.get("kind") != "polish"]  # the polish comes on top
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 12  # 4 workers x 3 trials
+    # the four each queued a polish of the front they read; each architecture is trained once
+    polished = [study.trials[t.user_attrs["polish_of"]].params for t in study.trials
+                if t.user_attrs.get("kind") == "polish" and t.user_attrs.get("trained")]
+    assert polished and len({architecture_key(p) for p in polished}) == len(polished)
 
     resume = subprocess.run([sys.executable, "-m", "nas", "resume", "pg", "--storage", postgres_url, "--trials", "1"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
