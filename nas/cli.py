@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -85,9 +86,10 @@ def _reports_dir(name: str) -> Path:
     out = REPORTS_DIR / name
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # a probe of its own: with one shared name, processes finishing a study together removed each
+        # other's probe, and one failed with "No such file or directory"
+        with tempfile.TemporaryFile(dir=out):
+            pass
     except OSError as exc:
         raise UsageError(f"cannot write reports to {out} ({exc.strerror}); make it writable or run "
                          "from another folder") from None

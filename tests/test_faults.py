@@ -167,3 +167,17 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
     pids = {t.user_attrs["worker"]["pid"] for t in trials if "worker" in t.user_attrs}
     assert len(pids) >= 2 and os.getpid() not in pids  # ran in worker processes
     assert "[w" in capfd.readouterr().err  # progress lines name the worker (printed by the worker processes)
+
+
+def test_processes_finishing_together_can_all_check_the_reports_folder(tmp_path, monkeypatch):
+    """Four searches on one PostgreSQL study ended together in CI; one failed its check that reports/
+    is writable because another removed the probe file of the same name."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nas.cli
+
+    monkeypatch.setattr(nas.cli, "REPORTS_DIR", tmp_path / "reports")
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(lambda _: nas.cli._reports_dir("pg"), range(400)))
+    assert set(folders) == {tmp_path / "reports" / "pg"}
+    assert list(folders[0].iterdir()) == []  # no probe left behind
