@@ -182,7 +182,7 @@ def minimal_arena_size(tflite: bytes, alignment: int = 16) -> int:
     """
     low = measured_arena(tflite)["head"]  # cannot fit below its planned tensors
     high = max(low * 2, 1 << 14)
-    while not probe_arena(tflite, high) == "fits":
+    while probe_arena(tflite, high) != "fits":
         low, high = high, high * 2
     while high - low > alignment:
         mid = (low + high) // 2 // alignment * alignment

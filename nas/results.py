@@ -51,26 +51,29 @@ def architecture_key(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
+def polished_architecture(trial, by_number: dict) -> tuple | None:
+    """For a polish trial, the architecture_key of the trial it polishes (a queued polish has no params
+    of its own until it starts); None for any other trial."""
+    original = by_number.get(trial.user_attrs.get("polish_of"))
+    return architecture_key(original.params) if original and trial.user_attrs.get("kind") == POLISH else None
+
+
 def earlier_polish(trials: list, number: int) -> int | None:
     """Processes finishing a search on one study together may each queue the same front member for the
     polish (nas.search.queue_polish reads the study, then enqueues). The lowest-numbered polish of an
     architecture is the one that runs: for trial `number`, a polish, the number of a lower-numbered
     polish of the same architecture that has not failed, else None."""
     by_number = {t.number: t for t in trials}
-
-    def polished(t) -> tuple | None:
-        original = by_number.get(t.user_attrs.get("polish_of"))
-        return architecture_key(original.params) if original and t.user_attrs.get("kind") == POLISH else None
-
-    mine = polished(by_number[number])
-    earlier = [t.number for t in trials if t.number < number and t.state.name != "FAIL"
-               and mine is not None and polished(t) == mine]
-    return min(earlier, default=None)
+    mine = polished_architecture(by_number[number], by_number)
+    if mine is None:
+        return None
+    return min((t.number for t in trials if t.number < number and t.state.name != "FAIL"
+                and polished_architecture(t, by_number) == mine), default=None)
 
 
 def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
     """One row per shipped format: spectral trials ship int8; mlp candidates are scored as int8 and
-    float32 and give a point for each. None for a polish that stopped because an earlier trial
+    float32 and give a point for each. No rows for a polish that stopped because an earlier trial
     polishes the same architecture (earlier_polish): it is not a candidate of its own."""
     if trial.user_attrs.get("duplicate_of") is not None:
         return []

@@ -17,7 +17,7 @@ from nas.data import Dataset
 from nas.objective import RECOVERABLE, make_objective, quiet_tensorflow
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import POLISH, SEEDED_KINDS, Progress
-from nas.results import TEST_ACCURACY_KEY, architecture_key, study_rows
+from nas.results import TEST_ACCURACY_KEY, architecture_key, polished_architecture, study_rows
 from nas.study import RunConfig, artifact_store
 from nas.train import DEFAULT_EPOCHS
 
@@ -175,9 +175,7 @@ def queue_polish(study, k: int) -> list[int]:
     if k <= 0:
         return []
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    # by architecture: the original's params (a queued trial has none of its own until it starts)
-    done = {architecture_key(trials[t.user_attrs["polish_of"]].params) for t in trials.values()
-            if t.user_attrs.get("kind") == POLISH and t.user_attrs.get("polish_of") in trials}
+    done = {polished_architecture(t, trials) for t in trials.values()} - {None}
     front = [r for r in study_rows(study)
              if r["on_front"] and r["kind"] != POLISH and architecture_key(r["params"]) not in done]
     chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
