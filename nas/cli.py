@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from nas.config import POLISH_DEFAULT
 from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate_name
 
 REPORTS_DIR = Path("reports")
@@ -50,38 +51,6 @@ def _non_negative_int(text: str) -> int:
 
 
 # ---------------------------------------------------------------- search / resume
-def _front_table(rows: list[dict], data: dict | None = None) -> str:
-    """The front as a table; with the study's data description, a last line on how precisely its best
-    model's accuracies are known from the number of series they were measured on."""
-    from nas.results import best_of, precision_line
-
-    front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
-    if not front:
-        return "No trained model within the budget yet."
-    if front[0]["median_abs_error"] is not None:  # students: fidelity to the teacher, per format
-        head = (f"{'trial':>5}  {'format':>7}  {'within tol':>10}  {'median err':>10}  {'max err':>9}  "
-                f"{'verdict':>7}  {'flash KB':>8}  {'RAM KB':>7}  {'ms':>6}  architecture")
-        lines = [head, "-" * len(head)]
-        for r in front:
-            lines.append(f"{r['number']:>5}  {r['format']:>7}  {r['score']:>10.3f}  {r['median_abs_error']:>10.2e}  "
-                         f"{r['max_abs_error']:>9.2e}  {'pass' if r['passes'] else 'fail':>7}  "
-                         f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
-                         f"{r['latency_ms']:>6.2f}  {r['architecture']}")
-        return "\n".join(lines)
-    score = "int8 cv" if any(r["cv_accuracy_int8"] is not None for r in front) else "int8 val"
-    head = (f"{'trial':>5}  {score:>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
-            f"{'ms':>6}  {'MACs':>9}  architecture")
-    lines = [head, "-" * len(head)]
-    for r in front:
-        test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
-        lines.append(f"{r['number']:>5}  {r['score']:>8.3f}  {test:>9}  "
-                     f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
-                     f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
-                     + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
-    precision = precision_line(best_of(front), data or {})
-    return "\n".join(lines + ([precision] if precision else []))
-
-
 def _reports_dir(name: str) -> Path:
     out = REPORTS_DIR / name
     try:
@@ -96,79 +65,19 @@ def _reports_dir(name: str) -> Path:
     return out
 
 
-def _finish(study, config, dataset, name: str, storage: str, wall: float) -> int:
-    from nas.report import write_report
-    from nas.results import counts
-    from nas.search import score_front_on_test
-
-    rows = score_front_on_test(study, config, dataset)
-    path = write_report(study, config, _reports_dir(name), rows=rows)
-    c = counts(rows)
-    print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
-          f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
-          f"after a short training, {c['failed']} failed; "
-          f"this run {wall:.0f} s.")
-    what = ("fidelity to the teacher of each shipped file, measured in TFLM on your rows" if config.space == "mlp"
-            else "int8 accuracy of the deployed model")
-    print(f"Pareto front on {config.device['name']} ({what}):")
-    print(_front_table(rows, config.data))
-    print(f"\nReport: {path}")
-    print(f"Export: nas export {name} --pareto   (writes {REPORTS_DIR / name / 'models'}/trial-N/)")
-    print(f"Resume: nas resume {name} --trials N")
-    return 0
-
-
-def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: int = 1,
-                takes_over: dict[str, int] | None = None) -> int:
-    """Run until this invocation has finished `n_trials` trials (failed ones are replaced, for up to
-    ROUNDS rounds), or until `timeout`; other processes on the same study count their own. The request
-    is stored, so `nas resume NAME` after a crash or an interrupt finishes what was asked (`takes_over`:
-    the requests of stopped invocations it finishes)."""
+def _search(study, config, name: str, storage: str, args, data=None, takes_over=None) -> int:
+    """Run the library's search loop on `study` with a progress line per trial and the report refreshed
+    every few minutes; print the outcome."""
     from nas.progress import Progress
-    from nas.report import Refresher
-    from nas.search import (
-        RECYCLE_EVERY,
-        WorkerDied,
-        finished_count,
-        new_run_id,
-        request,
-        requeue_interrupted,
-        run,
-        run_workers,
-        seed_teachers,
-        settle,
-    )
+    from nas.report import Refresher, write_report
+    from nas.search import WorkerDied, finished_count, search
+    from nas.tasks import task_for
 
-    run_id = new_run_id()
-    if n_trials is not None:
-        request(study, run_id, n_trials)
-        settle(study, takes_over or {})
-    again = requeue_interrupted(study)
-    if again:
-        print(f"Trying again the parameters of interrupted trial(s) {', '.join(map(str, again))}.", file=sys.stderr)
-    progress = Progress(n_trials, len(study.trials))
-    refresh = Refresher(name, storage, _reports_dir(name))  # the report, every few minutes of a long run
-
-    def on_trial(study, trial):
-        progress(study, trial)
-        refresh()
-
-    wall = 0.0
+    n_trials = _trials_asked(args) if args.command == "search" else args.trials
     try:
-        seed_teachers(study, config, progress)
-        for _ in range(ROUNDS if n_trials is not None else 1):
-            remaining = None if n_trials is None else n_trials - finished_count(study, run_id)
-            if remaining is not None and remaining <= 0:
-                break
-            if jobs == 1 and remaining is not None and remaining <= RECYCLE_EVERY and timeout is None:
-                wall += run(study, config, dataset, n_trials=remaining, timeout=None, on_trial=on_trial,
-                            shared=not storage.startswith("sqlite:"), run_id=run_id)
-            else:  # worker processes, recycled every RECYCLE_EVERY trials so memory stays bounded
-                wall += run_workers(name, storage, config, jobs=jobs, n_trials=remaining, timeout=timeout,
-                                    progress=progress, while_waiting=refresh, run_id=run_id)
-            if timeout is not None:
-                break
-        wall += _polish(study, config, dataset, name, storage, jobs, progress, run_id)
+        outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout, jobs=args.jobs,
+                         data=data, takes_over=takes_over, progress=Progress(n_trials, len(study.trials)),
+                         every_trial=Refresher(name, storage, _reports_dir(name)))
     except WorkerDied as exc:
         print(f"nas: {exc}. Resume with: nas resume {name}", file=sys.stderr)
         return 1
@@ -176,41 +85,21 @@ def _run_search(study, config, dataset, name, storage, n_trials, timeout, jobs: 
         print(f"\nInterrupted: {finished_count(study)} finished trials are saved in {redact(storage)}; the "
               f"running one is recorded as interrupted. Resume with: nas resume {name}", file=sys.stderr)
         return 130
-    return _finish(study, config, dataset, name, storage, wall)
+    from nas.results import counts
 
-
-def _polish(study, config, dataset, name, storage, jobs, progress, run_id) -> float:
-    """After the search: the best front members' architectures trained again with the long recipe,
-    each as a trial of its own (nas.search.queue_polish). Returns wall seconds."""
-    from optuna.trial import TrialState
-
-    from nas.objective import POLISH_FACTOR
-    from nas.search import queue_polish, run, run_workers
-
-    if config.space == "mlp":
-        return 0.0
-    queued = queue_polish(study, config.extra.get("polish", 0))
-    if not queued:
-        return 0.0
-    print(f"Polishing the front: trial(s) {', '.join(map(str, queued))} trained again for {POLISH_FACTOR}x the "
-          "epochs on augmented series.", file=sys.stderr)
-    wall = 0.0
-    # until the queued trials have run: another process searching the same study may take some of them
-    # (they are polished all the same), and this one must not sample new candidates in their place
-    while left := sum(t.user_attrs.get("polish_of") in queued
-                      for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
-        if jobs == 1:
-            wall += run(study, config, dataset, n_trials=1, timeout=None, on_trial=progress,
-                        shared=not storage.startswith("sqlite:"), run_id=run_id)
-        else:
-            wall += run_workers(name, storage, config, jobs=min(jobs, left), n_trials=left, timeout=None,
-                                progress=progress, run_id=run_id)
-    return wall
-
-
-POLISH_DEFAULT = 3  # front members trained again with the long recipe after a search
-
-ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
+    task = task_for(config.space)
+    path = write_report(study, config, _reports_dir(name), rows=outcome.rows)
+    c = counts(outcome.rows)
+    print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
+          f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
+          f"after a short training, {c['failed']} failed; "
+          f"this run {outcome.wall_s:.0f} s.")
+    print(f"Pareto front on {config.device.name} ({task.front_words}):")
+    print(task.front_table(outcome.rows, config.data))
+    print(f"\nReport: {path}")
+    print(f"Export: nas export {name} --pareto   (writes {REPORTS_DIR / name / 'models'}/trial-N/)")
+    print(f"Resume: nas resume {name} --trials N")
+    return 0
 
 
 def _cv_folds(text: str) -> int:
@@ -229,129 +118,34 @@ def _trials_asked(args) -> int | None:
 
 
 def cmd_search(args) -> int:
-    from cost_models import get_device
-    from nas import data as data_mod
+    from nas.search import SearchOptions, open_search
     from search_spaces import get_space
 
-    device = get_device(args.device)
-    space = get_space(args.space)
-    budget = _budget(args)
-    name = validate_name(args.study or f"{space.name}-{device.name}")
+    name = validate_name(args.study or f"{get_space(args.space).name}-{_device_name(args.device)}")
     storage = args.storage or default_storage(name)
     _reports_dir(name)
-    if space.name == "mlp":
-        if args.cv_folds:
-            raise UsageError("--cv-folds is for classifier spaces; the mlp space scores fidelity to its teacher")
-        return _search_student(args, device, space, budget, name, storage)
-    if args.teacher:
-        raise UsageError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
-    if args.data:
-        dataset = data_mod.load_file(args.data, seed=args.seed, label_column=args.label_column)
-        spec = {**dataset.describe(), "path": str(Path(args.data).resolve()), "split_seed": args.seed,
-                "label_column": args.label_column}
-    else:
-        dataset = data_mod.builtin_lightcurves(seed=args.seed)
-        spec = dataset.describe()
-    study, config, is_new = _create_or_continue(args, name, storage, space, device, budget, spec)
+    _setup_tensorflow()
+    options = SearchOptions(
+        space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
+        seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
+        sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
+        reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
+        distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
+    study, config, data, is_new = open_search(name, storage, options)
     if not is_new:
-        dataset = data_mod.load(config.data)
-    _setup_tensorflow()
-    return _run_search(study, config, dataset, name, storage, _trials_asked(args), args.timeout, args.jobs)
+        print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
+    if config.distillation is not None:
+        d = config.distillation
+        print(f"Teacher {d.teacher_file}: {d.teacher_params} params, {d.task}; {config.data['rows']} rows "
+              f"(validation), {config.data['samples']} drawn around them for distillation; "
+              f"tolerance rtol={d.rtol} atol={d.atol}", file=sys.stderr)
+    return _search(study, config, name, storage, args, data=data)
 
 
-def _create_or_continue(args, name, storage, space, device, budget, spec, directions=("maximize", "minimize")):
-    """The study `name` with this run's configuration if new; an existing one with its own, provided
-    it searched the same space, device and budget. Returns (study, config, is_new)."""
-    from cost_models import Budget
-    from nas.data import cv_folds_for
-    from nas.study import RunConfig, create_or_load
+def _device_name(device: str) -> str:
+    from cost_models import get_device
 
-    artifacts = args.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve())
-    config = RunConfig(space=space.name, space_version=space.version, device=_device_dict(device),
-                       budget=vars(budget).copy(), data=spec, seed=args.seed, epochs=args.epochs,
-                       trial_time_limit_s=args.trial_time_limit, artifacts=artifacts, sampler=args.sampler,
-                       extra={"objective": {"multi_fidelity": not args.no_multi_fidelity,
-                                            "cv_folds": (cv_folds_for(spec.get("n_val")) if args.cv_folds is None
-                                                         else args.cv_folds),
-                                            "reject_before_training": not args.train_over_budget},
-                              "polish": args.polish})
-    study, stored = create_or_load(name, storage, config, directions=directions)
-    if stored is config:
-        return study, config, True
-    for key in ("space", "device", "budget"):
-        same = (Budget(**stored.budget) == budget if key == "budget"
-                else getattr(stored, key) == getattr(config, key))
-        if not same:
-            raise UsageError(f"study {name!r} exists with another {key} ("
-                             f"{_short(getattr(stored, key))}); pass --study NEW for a new study "
-                             f"or `nas resume {name}` to continue it as it was")
-    _same_space_version(name, stored)
-    print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
-    return study, stored, False
-
-
-def _same_space_version(name: str, config) -> None:
-    """New trials of an old study must build the nets its trials were built as."""
-    from search_spaces import get_space
-
-    current = get_space(config.space).version
-    if config.space_version != current:
-        raise UsageError(f"study {name!r} searched {config.space} v{config.space_version} and this nas builds "
-                         f"v{current}; its trials cannot be continued: start a new study with --study NEW "
-                         f"(report, show and export of {name!r} still work)")
-
-
-def _search_student(args, device, space, budget, name: str, storage: str) -> int:
-    from dataclasses import replace
-
-    from optuna.artifacts import upload_artifact
-
-    from nas.distill import Tolerance, detect_columns, load_rows
-    from nas.student import DIRECTIONS
-    from nas.study import CONFIG_KEY, artifact_store
-    from nas.teacher import load_teacher
-
-    if not args.teacher or not args.data:
-        raise UsageError("the mlp space distils a teacher: pass --teacher MODEL.(keras|h5) and "
-                         "--data ROWS.(npz|csv) with the teacher's input rows")
-    tolerance = Tolerance(args.rtol, args.atol)
-    _setup_tensorflow()
-    teacher = load_teacher(args.teacher)
-    x = load_rows(args.data)
-    if x.shape[1] != teacher.n_inputs:
-        raise UsageError(f"the teacher takes {teacher.n_inputs} inputs per row (input shape "
-                         f"{teacher.input_shape}); {args.data} has {x.shape[1]} columns")
-    discrete = tuple(int(c) for c in args.discrete_columns.split(",")) if args.discrete_columns else ()
-    if any(not 0 <= c < x.shape[1] for c in discrete):
-        raise UsageError(f"--discrete-columns must be column numbers 0-{x.shape[1] - 1}")
-    columns = detect_columns(x, discrete)
-    spec = {"name": Path(args.data).name, "kind": "teacher-rows", "path": str(Path(args.data).resolve()),
-            "rows": len(x), "features": x.shape[1], "samples": args.distill_samples,
-            "columns": {"binary": list(columns.binary), "integer": list(columns.integer),
-                        "continuous": list(columns.continuous)}}
-    study, config, is_new = _create_or_continue(args, name, storage, space, device, budget, spec, DIRECTIONS)
-    if is_new:
-        teacher_id = upload_artifact(artifact_store=artifact_store(config), file_path=args.teacher,
-                                     study_or_trial=study)
-        config = replace(config, extra={**config.extra, "teacher_artifact": teacher_id,
-                                        "teacher_file": Path(args.teacher).name,
-                                        "teacher_params": teacher.chain.params, "task": teacher.task,
-                                        "rtol": tolerance.rtol, "atol": tolerance.atol})
-        study.set_user_attr(CONFIG_KEY, config.to_dict())
-    print(f"Teacher {args.teacher}: {teacher.chain.params} params, {teacher.task}; {len(x)} rows "
-          f"(validation), {args.distill_samples} drawn around them for distillation; "
-          f"tolerance rtol={config.extra['rtol']} atol={config.extra['atol']}", file=sys.stderr)
-    return _run_search(study, config, None, name, storage, _trials_asked(args), args.timeout, args.jobs)
-
-
-def _short(value) -> str:
-    return value.get("name", str(value)) if isinstance(value, dict) and "name" in value else str(value)
-
-
-def _device_dict(device) -> dict:
-    from dataclasses import asdict
-
-    return {k: v for k, v in asdict(device).items() if v is not None}
+    return get_device(device).name
 
 
 def _setup_tensorflow() -> None:
@@ -362,25 +156,22 @@ def _setup_tensorflow() -> None:
 
 
 def cmd_resume(args) -> int:
-    from nas import data as data_mod
-    from nas.study import load
+    from nas.study import check_space_version, load
 
     storage = args.storage or default_storage(args.name)
     study, config = load(args.name, storage)
-    _same_space_version(args.name, config)
+    check_space_version(args.name, config)
     _reports_dir(args.name)
-    dataset = None if config.space == "mlp" else data_mod.load(config.data)
-    n_trials, debts = args.trials, None
-    if n_trials is None:  # finish what stopped searches were asked for, else 10 more
+    debts = None
+    if args.trials is None:  # finish what stopped searches were asked for, else 10 more
         from nas.search import owed
 
         debts = owed(study)
-        n_trials = sum(debts.values()) or 10
+        args.trials = sum(debts.values()) or 10
     print(f"Resuming study {args.name!r}: {len(study.trials)} trials so far, space {config.space}, "
-          f"device {config.device['name']}; {n_trials} more.", file=sys.stderr)
+          f"device {config.device.name}; {args.trials} more.", file=sys.stderr)
     _setup_tensorflow()
-    return _run_search(study, config, dataset, args.name, storage, n_trials, args.timeout, args.jobs,
-                       takes_over=debts)
+    return _search(study, config, args.name, storage, args, takes_over=debts)
 
 
 # ---------------------------------------------------------------- report / show / export
@@ -415,6 +206,7 @@ SHOW_FIELDS = ("number", "format", "kind", "score", "median_abs_error", "state",
 
 def cmd_show(args) -> int:
     from nas.results import counts, study_rows
+    from nas.tasks import task_for
 
     study, config, storage = _open(args)
     rows = study_rows(study)
@@ -422,10 +214,10 @@ def cmd_show(args) -> int:
         print(json.dumps([{k: r[k] for k in SHOW_FIELDS} for r in rows], indent=1, default=str))
         return 0
     c = counts(rows)
-    print(f"Study {args.name!r}: space {config.space}, device {config.device['name']}, "
+    print(f"Study {args.name!r}: space {config.space}, device {config.device.name}, "
           f"{c['trials']} trials, {c['trained']} trained, {c['pruned_before_training']} rejected "
           f"before training, {c['failed']} failed")
-    print(_front_table(rows, config.data))
+    print(task_for(config.space).front_table(rows, config.data))
     return 0
 
 
@@ -451,28 +243,18 @@ def cmd_export(args) -> int:
 
 def cmd_verify(args) -> int:
     """Run the trial's shipped .tflite in TFLM on the study's rows against the teacher; exit 1 on fail."""
-    from nas.distill import Tolerance, fidelity
-    from nas.export import load_tflite
-    from nas.quantize import Int8Model
-    from nas.student import task_from_config
-    from nas.study import artifact_store
+    from nas.schema import TrialRecord
+    from nas.tasks import task_for
 
     study, config, _ = _open(args)
-    if config.space != "mlp":
-        raise UsageError(f"study {args.name!r} searched the {config.space} space; verify checks mlp students "
-                         "against their teacher")
+    task = task_for(config.space)
     if not 0 <= args.trial < len(study.trials):
         raise UsageError(f"study {args.name!r} has no trial {args.trial} (trials 0-{len(study.trials) - 1})")
     trial = study.trials[args.trial]
     _setup_tensorflow()
-    tflite = load_tflite(study, config, trial)
-    task = task_from_config(config, artifact_store(config))
-    tol = Tolerance(args.rtol if args.rtol is not None else task.tolerance.rtol,
-                    args.atol if args.atol is not None else task.tolerance.atol)
-    v = fidelity(Int8Model(tflite).predict(task.x_val.astype("float32")), task.y_val, tol, task.task,
-                 task.output_names)
-    fmt = trial.user_attrs.get("shipped_format", "?")
-    print(f"trial {trial.number} ({trial.user_attrs.get('architecture', '')}), {fmt} .tflite run in TFLM "
+    v = task.verify(study, config, trial, args.rtol, args.atol)
+    tol, record = v["tolerance"], TrialRecord.read(trial)
+    print(f"trial {trial.number} ({record.architecture}), {record.shipped_format or '?'} .tflite run in TFLM "
           f"on the {v['rows']} rows of {config.data['name']}, against the teacher:")
     print(f"{'output':14} {'max abs':>10} {'median abs':>10} {'max rel':>10} {'median rel':>10}  verdict")
     for name, o in v["per_output"].items():
@@ -755,6 +537,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the library's notes to the user (nas.search: retried and polished trials) print as plain lines
+    ours = logging.getLogger("nas")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = False
     # TensorFlow's C++ start-up chatter and Optuna's experimental-feature notices are not for users
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=Warning, module="optuna")

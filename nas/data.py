@@ -7,7 +7,7 @@ is only scored for the models on the front and the ones exported.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +80,8 @@ CV_BELOW_VAL = 30  # ...used when the validation split has fewer series than thi
 
 
 def cv_folds_for(n_val: int | None) -> int:
-    """5 when the validation split is too small to rank models (GunPoint: 10 series, and 110 of a
-    search's models scored 1.000 on them with test accuracies from 0.72 to 0.98), else 0."""
+    """CV_FOLDS when the validation split is too small to rank models (fewer than CV_BELOW_VAL series:
+    many models tie at the top; docs/benchmarks.md), else 0."""
     return CV_FOLDS if n_val is not None and n_val < CV_BELOW_VAL else 0
 
 
@@ -224,8 +224,18 @@ def _natural(label: str):
         return (1, 0.0, label)
 
 
+def open_data(path: str | Path | None, seed: int = 0, label_column: str | None = None) -> Dataset:
+    """A new search's data: the user's file, or the built-in light curves when `path` is None. Its
+    `describe()` carries what `load` needs to open the same data again (path, split seed, label column)."""
+    if path is None:
+        return builtin_lightcurves(seed=seed)
+    dataset = load_file(path, seed=seed, label_column=label_column)
+    return replace(dataset, extra={**dataset.extra, "path": str(Path(path).resolve()), "split_seed": seed,
+                                   "label_column": label_column})
+
+
 def load(spec: dict) -> Dataset:
-    """Rebuild a dataset from the description stored in a study."""
+    """Open again the data a study describes (what `open_data(...).describe()` stored)."""
     if spec["name"] == BUILTIN and spec.get("path") is None:
         return builtin_lightcurves(per_class=spec.get("per_class", 256), seed=spec.get("seed", 0))
     return load_file(spec["path"], seed=spec.get("split_seed", 0), label_column=spec.get("label_column"))

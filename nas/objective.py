@@ -11,8 +11,8 @@ from pathlib import Path
 from cost_models import DEVICES, Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
+from nas import schema
 from nas.data import Dataset, extra_folds
-from nas.progress import POLISH
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
 from nas.results import earlier_polish
 from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, train
@@ -39,13 +39,11 @@ def reject_if_over_budget(trial, cost, budget: Budget) -> None:
     import optuna
 
     violations = cost.violations(budget)
-    trial.set_user_attr("estimate", cost.to_dict())
+    schema.write(trial, estimate=cost.to_dict())
     broken = over_budget(violations)
     if broken:
         set_constraints(trial, violations)
-        trial.set_user_attr("feasible", False)
-        trial.set_user_attr("trained", False)
-        trial.set_user_attr("broken", broken)
+        schema.write(trial, feasible=False, trained=False, broken=broken)
         raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
 
 
@@ -70,16 +68,15 @@ def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
         return None
 
     def keep(accuracy: float) -> bool:
-        done = [t for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                if t.user_attrs.get("trained") and t.user_attrs.get("feasible")]
-        gains = [t.user_attrs["val_accuracy_float"] - t.user_attrs["screen_accuracy"]
-                 for t in done if t.user_attrs.get("screen_accuracy") is not None]
+        done = [(t, r) for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                for r in [schema.TrialRecord.read(t)] if r.trained and r.feasible]
+        gains = [r.val_accuracy_float - r.screen_accuracy for _, r in done if r.screen_accuracy is not None]
         gain = float(np.quantile(gains, 0.9)) if len(gains) >= 5 else SCREEN_DEFAULT_GAIN
         gain = max(gain, SCREEN_MIN_GAIN)
-        rivals = [t for t in done if t.values[1] <= flash_estimate]
+        rivals = [t for t, _ in done if t.values[1] <= flash_estimate]
         best = max(rivals, key=lambda t: t.values[0], default=None)
         passed = best is None or accuracy + gain >= best.values[0]
-        trial.set_user_attr("screen", {"epoch": rung, "val_accuracy_float": round(accuracy, 4),
+        schema.write(trial, screen={"epoch": rung, "val_accuracy_float": round(accuracy, 4),
                                        "assumed_gain": round(gain, 4), "kept": passed,
                                        "rival": None if best is None else best.number,
                                        "rival_accuracy": None if best is None else best.values[0]})
@@ -100,12 +97,12 @@ def polish_recipe(n_train: int, epochs: int) -> dict:
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
-    """How a trial's model is trained: the search's recipe, or for a polish trial the long one (measured
-    on OSULeaf's validation split, 6 front architectures: mean int8 accuracy 0.715 -> 0.809)."""
+    """How a trial's model is trained: the search's recipe, or for a polish trial the long one."""
     n_train = len(dataset.y_train)
-    if trial.user_attrs.get("kind") != POLISH:
+    record = schema.TrialRecord.read(trial)
+    if record.kind != schema.POLISH:
         return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
-    return {**polish_recipe(n_train, epochs), "polish_of": trial.user_attrs.get("polish_of")}
+    return {**polish_recipe(n_train, epochs), "polish_of": record.polish_of}
 
 
 def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: int, *, epochs: int, seed: int,
@@ -156,26 +153,26 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         import keras
         from optuna.artifacts import upload_artifact
 
-        if trial.user_attrs.get("kind") == POLISH:
+        if schema.TrialRecord.read(trial).kind == schema.POLISH:
             first = earlier_polish(trial.study.get_trials(deepcopy=False), trial.number)
             if first is not None:  # queued twice by processes that finished together: train it once
-                trial.set_user_attr("duplicate_of", first)
+                schema.write(trial, duplicate_of=first)
                 raise optuna.TrialPruned(f"trial {first} polishes this architecture already")
         # Estimate on the shape-only build (~2 ms, no TensorFlow); build the real model only to train it.
         shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
                                  keras=symbolic.keras)
-        trial.set_user_attr("architecture", space.describe(trial.params))
+        schema.write(trial, architecture=space.describe(trial.params))
         predicted = estimate(graph_from_keras(shape_only), device)
         if reject_before_training:
             reject_if_over_budget(trial, predicted, budget)
         else:  # benchmark arm: train it anyway, but keep what the estimate said
-            trial.set_user_attr("estimate", predicted.to_dict())
-            trial.set_user_attr("broken_by_estimate", over_budget(predicted.violations(budget)))
+            schema.write(trial, estimate=predicted.to_dict(),
+                         broken_by_estimate=over_budget(predicted.violations(budget)))
 
         keras.backend.clear_session()
         model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
         recipe = recipe_for(trial, dataset, n_epochs)
-        trial.set_user_attr("recipe", recipe)
+        schema.write(trial, recipe=recipe)
         screen = multi_fidelity and "polish_of" not in recipe  # a polish trial is a front member already
 
         try:
@@ -185,9 +182,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                            screen=make_screen(trial, recipe["epochs"], predicted.flash_bytes) if screen else None)
             if result.screened_out:
                 set_constraints(trial, predicted.violations(budget))  # not trained fully: the estimate stands
-                trial.set_user_attr("trained", False)
-                trial.set_user_attr("screened_out", True)
-                trial.set_user_attr("epochs_run", result.epochs_run)
+                schema.write(trial, trained=False, screened_out=True, epochs_run=result.epochs_run)
                 raise optuna.TrialPruned(f"screened out after {result.epochs_run} epochs")
             tflite = to_int8_tflite(model, as_model_input(dataset.x_train), seed=seed)
         except optuna.TrialPruned:
@@ -196,33 +191,27 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             known = isinstance(exc, RECOVERABLE)
             text = str(exc).strip()
             reason = text if known else f"{type(exc).__name__}: {text.splitlines()[-1][:300] if text else ''}"
-            trial.set_user_attr("fail_reason", reason)
-            trial.set_user_attr("trained", False)
+            schema.write(trial, fail_reason=reason, trained=False)
             if known:
                 raise
             raise TrainingError(reason) from exc
-        trial.set_user_attr("trained", True)
-        trial.set_user_attr("epochs_run", result.epochs_run)
-        trial.set_user_attr("epochs_planned", recipe["epochs"])
-        trial.set_user_attr("train_seconds", round(result.seconds, 2))
-        trial.set_user_attr("screen_accuracy", result.screen_accuracy)
+        schema.write(trial, trained=True, epochs_run=result.epochs_run, epochs_planned=recipe["epochs"],
+                     train_seconds=round(result.seconds, 2), screen_accuracy=result.screen_accuracy)
 
         graph = read_tflite(tflite)
         exact = estimate(graph, device, flash_bytes=len(tflite))
         violations = exact.violations(budget)
         set_constraints(trial, violations)  # the shipped model's figures, not the estimate
         broken = over_budget(violations)
-        trial.set_user_attr("cost", exact.to_dict())
-        trial.set_user_attr("latency_ms_by_device", latency_by_device(graph))
-        trial.set_user_attr("feasible", not broken)
-        trial.set_user_attr("broken", broken)
+        schema.write(trial, cost=exact.to_dict(), latency_ms_by_device=latency_by_device(graph), feasible=not broken,
+                     broken=broken)
 
         int8 = Int8Model(tflite)
         accuracy = int8.accuracy(dataset.x_val, dataset.y_val)
-        trial.set_user_attr("val_accuracy_int8", accuracy)
+        schema.write(trial, val_accuracy_int8=accuracy)
         float_acc = float((model.predict(as_model_input(dataset.x_val), verbose=0).argmax(1)
                            == dataset.y_val).mean())
-        trial.set_user_attr("val_accuracy_float", float_acc)  # for the quantization gap only
+        schema.write(trial, val_accuracy_float=float_acc)  # for the quantization gap only
 
         if artifact_store is not None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -233,7 +222,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                 ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(path),
                                              study_or_trial=trial)
                        for kind, path in (("keras", keras_path), ("tflite", tflite_path))}
-            trial.set_user_attr("artifacts", ids)
+            schema.write(trial, artifacts=ids)
         score = accuracy
         if cv_folds and not broken:
             def build():
@@ -245,10 +234,9 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                     seed=seed + trial.number, fold_seed=seed, time_limit_s=time_limit_s,
                     patience=recipe["patience"], augment=recipe["augment"])
             except RECOVERABLE as exc:
-                trial.set_user_attr("fail_reason", f"cross-validation: {exc}")
+                schema.write(trial, fail_reason=f"cross-validation: {exc}")
                 raise
-            trial.set_user_attr("cv_accuracy_int8", score)
-            trial.set_user_attr("cv_fold_accuracy_int8", per_fold)
+            schema.write(trial, cv_accuracy_int8=score, cv_fold_accuracy_int8=per_fold)
         log.debug("trial %d: int8 score %.3f, flash %d B", trial.number, score, len(tflite))
         return score, float(len(tflite))
 

@@ -7,37 +7,36 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-SEEDED_KINDS = ("teacher", "exact-reduction")  # seeded before the search; not counted in the bar
-POLISH = "polish"  # a front member's architecture trained again after the search (nas.search.queue_polish)
+from nas.schema import POLISH, TrialRecord, sampled
 
 
 def describe(trial) -> str:
-    a = trial.user_attrs
-    if a.get("verdict") is not None:
-        v, c = a["verdict"], a["cost"]
-        return (f"{a.get('kind', 'student')} {a['shipped_format']}: within tolerance {v['fidelity']:.3f}  "
+    r = TrialRecord.read(trial)
+    if r.verdict is not None:
+        v, c = r.verdict, r.cost
+        return (f"{r.kind} {r.shipped_format}: within tolerance {v['fidelity']:.3f}  "
                 f"median |err| {v['median_abs_error']:.2e}  {c['flash_bytes'] / 1024:.1f} KB  "
-                f"{c['latency_ms']:.2f} ms" + ("" if a.get("feasible") else f"  (over {', '.join(a['broken'])})"))
-    if a.get("trained") and a.get("val_accuracy_int8") is not None:
-        c = a["cost"]
-        folds = a.get("cv_fold_accuracy_int8")
-        cv = f" ({len(folds)}-fold cv {a['cv_accuracy_int8']:.3f})" if folds else ""
-        polish = f"polish of trial {a['polish_of']}: " if a.get("kind") == POLISH else ""
-        return (f"{polish}int8 val acc {a['val_accuracy_int8']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+                f"{c['latency_ms']:.2f} ms" + ("" if r.feasible else f"  (over {', '.join(r.broken)})"))
+    if r.trained and r.val_accuracy_int8 is not None:
+        c = r.cost
+        folds = r.cv_fold_accuracy_int8
+        cv = f" ({len(folds)}-fold cv {r.cv_accuracy_int8:.3f})" if folds else ""
+        polish = f"polish of trial {r.polish_of}: " if r.kind == POLISH else ""
+        return (f"{polish}int8 val acc {r.val_accuracy_int8:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                 f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
-                + ("" if a.get("feasible") else f"  (over {', '.join(a.get('broken', []))} after conversion)"))
-    if a.get("duplicate_of") is not None:
-        return f"skipped: trial {a['duplicate_of']} polishes the same architecture"
-    if a.get("screened_out"):
-        sc = a["screen"]
+                + ("" if r.feasible else f"  (over {', '.join(r.broken)} after conversion)"))
+    if r.duplicate_of is not None:
+        return f"skipped: trial {r.duplicate_of} polishes the same architecture"
+    if r.screened_out:
+        sc = r.screen
         return (f"screened out after {sc['epoch']} epochs: val acc {sc['val_accuracy_float']:.3f} + "
                 f"{sc['assumed_gain']:.3f} < trial {sc['rival']}'s {sc['rival_accuracy']:.3f} at no more flash")
-    if a.get("broken") and not a.get("trained"):
-        e = a["estimate"]
-        return (f"rejected before training: over {', '.join(a['broken'])} "
+    if r.broken and not r.trained:
+        e = r.estimate
+        return (f"rejected before training: over {', '.join(r.broken)} "
                 f"(est. flash {e['flash_bytes'] / 1024:.1f} KB, RAM {e['ram_bytes'] / 1024:.1f} KB, "
                 f"{e['latency_ms']:.1f} ms)")
-    return f"failed: {a.get('fail_reason', trial.state.name.lower())}"
+    return f"failed: {r.fail_reason or trial.state.name.lower()}"
 
 
 @dataclass
@@ -52,7 +51,7 @@ class Progress:
         if self.total:
             done = sum(1 for t in study.get_trials(deepcopy=False)
                        if t.number >= self.first_number and t.state.is_finished()
-                       and t.user_attrs.get("kind") not in (*SEEDED_KINDS, POLISH))
+                       and sampled(t))
             filled = round(20 * min(done, self.total) / self.total)
             bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total} "
         who = f"[{self.worker}] " if self.worker else ""

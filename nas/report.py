@@ -13,23 +13,26 @@ import json
 import math
 import os
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 from nas.results import best_of, counts, hypervolume_by_trial, pareto_front, precision_line, study_rows
+from nas.schema import TrialRecord
+from nas.tasks import task_for
 
 MAX_LAYER_MODELS = 8  # layer-cost charts for at most this many front models (the smallest first)
 
 
-def pareto_data(rows: list[dict], config: dict) -> dict:
+def pareto_data(rows: list[dict], config) -> dict:
     """Everything the Pareto figure shows, as plain data."""
     trained = [r for r in rows if r["score"] is not None and r["state"] == "complete"]
     front = pareto_front(rows)
     rejected = [r for r in rows if r["state"] == "pruned" and not r["trained"]]
     return {
-        "budget": config["budget"],
-        "device": config["device"]["name"],
-        "score": score_label(config),
+        "budget": asdict(config.budget),
+        "device": config.device.name,
+        "score": task_for(config.space).score_label(config),
         "front": [{"trial": r["number"], "format": r["format"], "flash_bytes": r["flash_bytes"],
                    "score": r["score"], "architecture": r["architecture"]} for r in front],
         "trained": [{"trial": r["number"], "format": r["format"], "flash_bytes": r["flash_bytes"],
@@ -39,14 +42,6 @@ def pareto_data(rows: list[dict], config: dict) -> dict:
                       "broken": r["broken"]} for r in rejected],
         "counts": counts(rows),
     }
-
-
-def score_label(config: dict) -> str:
-    if config["space"] == "mlp":
-        extra = config.get("extra", {})
-        return f"fraction of rows within rtol={extra.get('rtol')}, atol={extra.get('atol')}"
-    folds = config.get("extra", {}).get("objective", {}).get("cv_folds")
-    return f"int8 accuracy, {folds}-fold cross-validated" if folds else "int8 val accuracy"
 
 
 def _hover(r: dict) -> str:
@@ -62,7 +57,7 @@ def _hover(r: dict) -> str:
 BUDGET_COLOURS = {"flash": "#d62728", "ram": "#9467bd", "latency": "#ff7f0e"}
 
 
-def pareto_figure(rows: list[dict], config: dict):
+def pareto_figure(rows: list[dict], config):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -91,7 +86,7 @@ def pareto_figure(rows: list[dict], config: dict):
                 x=[r["flash_bytes"] for r in group], y=[budget] * len(group), mode="markers",
                 name=f"over {budget} budget", marker={"color": BUDGET_COLOURS[budget], "symbol": "x"},
                 hovertext=[_hover(r) for r in group], hoverinfo="text"), row=2, col=1)
-    limit = config["budget"]["max_flash_bytes"]
+    limit = config.budget.max_flash_bytes
     for row in (1, 2):
         fig.add_vline(x=limit, line_dash="dash", line_color=BUDGET_COLOURS["flash"], row=row, col=1)
     fig.add_annotation(x=math.log10(limit), y=1, yref="y domain", text=f"flash budget {limit // 1024} KB",  # log axis
@@ -116,7 +111,7 @@ def _timing(study) -> dict:
     ends = [t.datetime_complete for t in trials if t.datetime_complete]
     busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials
                if t.datetime_start and t.datetime_complete)
-    train = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
+    train = sum(TrialRecord.read(t).train_seconds or 0.0 for t in trials)
     return {"first_start": min(starts).isoformat(timespec="seconds") if starts else None,
             "last_end": max(ends).isoformat(timespec="seconds") if ends else None,
             "span_s": round((max(ends) - min(starts)).total_seconds(), 1) if starts and ends else 0.0,
@@ -201,13 +196,9 @@ def layer_costs(models: list[dict], device) -> list[dict]:
 def report_data(study, config, rows: list[dict] | None = None) -> dict:
     """Everything the report shows, as plain data (tests assert on this). `rows`: the study's rows if
     the caller has them already."""
-    from cost_models import Budget
-    from cost_models.device import device_from_dict
-
     conf = config.to_dict()
     rows = study_rows(study) if rows is None else rows
-    budget = Budget(**config.budget)
-    device = device_from_dict(config.device, "study configuration")
+    budget, device = config.budget, config.device
     models = _front_models(study, config, rows)
     tradeoffs = [{"trial": r["number"], "format": r["format"], "score": r["score"], "flash_bytes": r["flash_bytes"],
                   "arena_bytes": r["arena_bytes"], "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
@@ -219,11 +210,11 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
         "generated": datetime.now().isoformat(timespec="seconds"),
         "config": {k: conf[k] for k in ("space", "space_version", "device", "budget", "seed", "epochs",
                                         "sampler", "trial_time_limit_s") if k in conf}
-        | {"objective": conf.get("extra", {}).get("objective", {})},
+        | {"objective": conf["objective"]},
         "data": conf["data"],
         "counts": counts(rows),
         "timing": _timing(study),
-        "pareto": pareto_data(rows, conf),
+        "pareto": pareto_data(rows, config),
         "precision": precision_line(best_of([r for r in rows if r["on_front"]]), conf["data"]),
         "tradeoffs": tradeoffs,
         "hypervolume": {"reference": {"score": 0.0, "flash_bytes": budget.max_flash_bytes},
@@ -232,7 +223,7 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
         "feasibility": feasibility_matrix(models, budget, device),
         "layers": layer_costs(models, device),
         "missing_models": [{"trial": m["row"]["number"], "reason": m["missing"]} for m in models if "missing" in m],
-        "students": config.space == "mlp",
+        "students": task_for(config.space).name == "distillation",
     }
 
 
@@ -373,7 +364,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200
          "font-size:13px;text-align:left}.warn{color:#b00}")
 
 
-def figures(data: dict, rows: list[dict], config: dict) -> dict:
+def figures(data: dict, rows: list[dict], config) -> dict:
     figs = {"pareto": pareto_figure(rows, config), "tradeoffs": tradeoff_figure(data),
             "hypervolume": hypervolume_figure(data), "importances": importance_figure(data),
             "feasibility": feasibility_figure(data), "layers": layer_figure(data)}
@@ -385,7 +376,7 @@ def write_report(study, config, out_dir: Path, png: bool = False, rows: list[dic
     the study's rows if the caller has them already."""
     rows = study_rows(study) if rows is None else rows
     data = report_data(study, config, rows)
-    figs = figures(data, rows, config.to_dict())
+    figs = figures(data, rows, config)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>nas: {html.escape(data['study'])}"
              f"</title><style>{STYLE}</style></head><body>", _summary_html(data)]
     for i, (name, fig) in enumerate(figs.items()):

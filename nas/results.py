@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.progress import POLISH
-
-TEST_ACCURACY_KEY = "test_accuracy_int8"  # study user attr: {trial number: int8 test accuracy}
+from nas.schema import POLISH, StudyRecord, TrialRecord
 
 
 def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -54,8 +52,9 @@ def architecture_key(params: dict) -> tuple:
 def polished_architecture(trial, by_number: dict) -> tuple | None:
     """For a polish trial, the architecture_key of the trial it polishes (a queued polish has no params
     of its own until it starts); None for any other trial."""
-    original = by_number.get(trial.user_attrs.get("polish_of"))
-    return architecture_key(original.params) if original and trial.user_attrs.get("kind") == POLISH else None
+    record = TrialRecord.read(trial)
+    original = by_number.get(record.polish_of)
+    return architecture_key(original.params) if original and record.kind == POLISH else None
 
 
 def earlier_polish(trials: list, number: int) -> int | None:
@@ -75,16 +74,16 @@ def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
     """One row per shipped format: spectral trials ship int8; mlp candidates are scored as int8 and
     float32 and give a point for each. No rows for a polish that stopped because an earlier trial
     polishes the same architecture (earlier_polish): it is not a candidate of its own."""
-    if trial.user_attrs.get("duplicate_of") is not None:
+    record = TrialRecord.read(trial)
+    if record.duplicate_of is not None:
         return []
-    base = trial_row(trial, test_scores)
-    formats = trial.user_attrs.get("formats")
-    if not formats:
+    base = trial_row(trial, test_scores, record)
+    if not record.formats:
         return [base]
     rows = []
-    for fmt, d in formats.items():
+    for fmt, d in record.formats.items():
         v, cost = d["fidelity"], d["cost"]
-        rows.append({**base, "format": fmt, "shipped": fmt == trial.user_attrs.get("shipped_format"),
+        rows.append({**base, "format": fmt, "shipped": fmt == record.shipped_format,
                      "score": v["fidelity"], "median_abs_error": v["median_abs_error"],
                      "max_abs_error": v["max_abs_error"], "passes": v["passes"],
                      "scale_to_pass": v["scale_to_pass"], "flash_bytes": cost["flash_bytes"],
@@ -94,22 +93,22 @@ def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
-    attrs = trial.user_attrs
-    cost = attrs.get("cost") or attrs.get("estimate") or {}
+def trial_row(trial, test_scores: dict | None = None, record: TrialRecord | None = None) -> dict[str, Any]:
+    r = TrialRecord.read(trial) if record is None else record
+    cost = r.cost or r.estimate or {}
     return {
-        "kind": attrs.get("kind", "candidate"),
-        "polish_of": attrs.get("polish_of"),  # trained again after the search with the long recipe
+        "kind": r.kind,
+        "polish_of": r.polish_of,  # trained again after the search with the long recipe
         "format": "int8",
         "shipped": True,
-        "score": attrs.get("cv_accuracy_int8", attrs.get("val_accuracy_int8")),
+        "score": r.score,
         "median_abs_error": None,
         "number": trial.number,
         "state": _state(trial),
         "params": trial.params,
-        "architecture": attrs.get("architecture", ""),
-        "val_accuracy_int8": attrs.get("val_accuracy_int8"),
-        "cv_accuracy_int8": attrs.get("cv_accuracy_int8"),
+        "architecture": r.architecture,
+        "val_accuracy_int8": r.val_accuracy_int8,
+        "cv_accuracy_int8": r.cv_accuracy_int8,
         "test_accuracy_int8": (test_scores or {}).get(str(trial.number)),
         "flash_bytes": cost.get("flash_bytes"),
         "arena_bytes": cost.get("arena_bytes"),
@@ -117,12 +116,12 @@ def trial_row(trial, test_scores: dict | None = None) -> dict[str, Any]:
         "latency_ms": cost.get("latency_ms"),
         "macs": cost.get("macs"),
         "params_count": cost.get("params"),
-        "cost_source": "converted int8 model" if attrs.get("cost") else "estimate before training",
-        "feasible": attrs.get("feasible"),
-        "trained": bool(attrs.get("trained", False)),
-        "screened_out": bool(attrs.get("screened_out", False)),
-        "broken": attrs.get("broken", []),
-        "fail_reason": attrs.get("fail_reason"),
+        "cost_source": "converted int8 model" if r.cost else "estimate before training",
+        "feasible": r.feasible,
+        "trained": bool(r.trained),
+        "screened_out": bool(r.screened_out),
+        "broken": list(r.broken),
+        "fail_reason": r.fail_reason,
         "on_front": False,
     }
 
@@ -163,7 +162,7 @@ def pareto_front(rows: list[dict]) -> list[dict]:
 
 
 def study_rows(study) -> list[dict]:
-    scores = study.user_attrs.get(TEST_ACCURACY_KEY, {})
+    scores = StudyRecord.read(study).test_scores
     rows = [row for t in study.get_trials(deepcopy=False) for row in trial_rows(t, scores)]
     front = {(r["number"], r["format"]) for r in pareto_front(rows)}
     for r in rows:

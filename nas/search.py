@@ -1,4 +1,5 @@
-"""Running a search on a study: the objective, the sampler, progress, and test scoring of the front."""
+"""Running a search on a study: the loop (`search`, which returns what happened), the sampler, worker
+processes, the per-invocation trial requests, and the polish of the front."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from cost_models import Budget, Device
-from cost_models.device import device_from_dict
-from nas.data import Dataset
-from nas.objective import RECOVERABLE, make_objective, quiet_tensorflow
+from cost_models import Budget
+from nas import schema
+from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
+from nas.objective import POLISH_FACTOR, RECOVERABLE, quiet_tensorflow
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
-from nas.progress import POLISH, SEEDED_KINDS, Progress
-from nas.results import TEST_ACCURACY_KEY, architecture_key, polished_architecture, study_rows
-from nas.study import RunConfig, artifact_store
-from nas.train import DEFAULT_EPOCHS
+from nas.progress import Progress
+from nas.results import architecture_key, polished_architecture, study_rows
+from nas.study import artifact_store
+from nas.tasks import task_for
 
 log = logging.getLogger(__name__)
 
@@ -55,58 +58,22 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def seed_teachers(study, config: RunConfig, on_trial: Callable | None = None) -> None:
-    """mlp space: the teacher and its exact reduction are the first candidates (once per study)."""
-    if config.space != "mlp" or any(t.user_attrs.get("kind") == "exact-reduction" and t.state.name == "COMPLETE"
-                                    for t in study.get_trials(deepcopy=False)):
-        return
-    from nas import student
-    from nas.teacher import reduce_exactly
-
-    store = artifact_store(config)
-    task = student.task_from_config(config, store)
-    student.seed_teacher_trials(study, task, reduce_exactly(task.teacher.chain, task.x_val),
-                                device_from_dict(config.device, "study configuration"), Budget(**config.budget),
-                                config.seed, store, on_trial=on_trial)
-
-
-def objective_for(config: RunConfig, dataset: Dataset | None):
-    device: Device = device_from_dict(config.device, "study configuration")
-    budget = Budget(**config.budget)
-    store = artifact_store(config)
-    if config.space == "mlp":
-        from nas import student
-
-        return student.make_objective(task=student.task_from_config(config, store), device=device, budget=budget,
-                                      epochs=config.epochs or DEFAULT_EPOCHS, seed=config.seed,
-                                      time_limit_s=config.trial_time_limit_s, artifact_store=store)
-    return make_objective(space_name=config.space, dataset=dataset, device=device, budget=budget,
-                          epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,
-                          artifact_store=store, **config.extra.get("objective", {}))
-
-
 def guarded(objective, run_id: str | None = None):
     """Record which invocation and process ran the trial and its memory; an interrupted trial says so."""
     def wrapped(trial):
-        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+        schema.write(trial, worker={"host": socket.gethostname(), "pid": os.getpid()})
         if run_id:
-            trial.set_user_attr(RUN_KEY, run_id)
+            schema.write(trial, run=run_id)
         try:
             raise_if_stop_requested()
             return objective(trial)
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", INTERRUPTED)
+            schema.write(trial, fail_reason=schema.INTERRUPTED)
             raise
         finally:
-            trial.set_user_attr("worker_rss_mib", rss_mib())
+            schema.write(trial, worker_rss_mib=rss_mib())
 
     return wrapped
-
-
-INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); its parameters are tried again on resume"
-REQUEUED_KEY = "requeued_trials"
-RUN_KEY = "run"  # trial attr: the `nas search` / `nas resume` invocation that ran it
-REQUEST_PREFIX = "request:"  # study attr per invocation: how many finished trials it was asked for
 
 
 def new_run_id() -> str:
@@ -116,7 +83,7 @@ def new_run_id() -> str:
 def _counts(t) -> bool:
     """Trials that count toward a request: complete or pruned (rejected, screened), not failed, not the
     teacher trials the mlp space seeds, not the polish trials that follow a search."""
-    return t.state.name in ("COMPLETE", "PRUNED") and t.user_attrs.get("kind") not in (*SEEDED_KINDS, POLISH)
+    return t.state.name in ("COMPLETE", "PRUNED") and schema.sampled(t)
 
 
 def finished_count(study, run_id: str | None = None) -> int:
@@ -128,20 +95,19 @@ def finished_count(study, run_id: str | None = None) -> int:
 
 
 def _finished_by_run(study) -> Counter:
-    return Counter(t.user_attrs.get(RUN_KEY) for t in study.get_trials(deepcopy=False) if _counts(t))
+    return Counter(schema.TrialRecord.read(t).run for t in study.get_trials(deepcopy=False) if _counts(t))
 
 
 def request(study, run_id: str, n_trials: int) -> None:
     """Store what an invocation was asked for (one attribute per invocation: no read-modify-write
     race between processes), so a resume after a crash knows what is owed."""
-    study.set_user_attr(REQUEST_PREFIX + run_id, n_trials)
+    schema.write_request(study, run_id, n_trials)
 
 
 def owed(study) -> dict[str, int]:
     """Invocations that stopped (crash, kill, interrupt) short of their request: run id -> trials owed."""
     done = _finished_by_run(study)
-    requests = {key.removeprefix(REQUEST_PREFIX): n for key, n in study.user_attrs.items()
-                if key.startswith(REQUEST_PREFIX)}
+    requests = schema.StudyRecord.read(study).requests
     return {run_id: n - done[run_id] for run_id, n in requests.items() if n > done[run_id]}
 
 
@@ -156,14 +122,15 @@ def settle(study, debts: dict[str, int]) -> None:
 def requeue_interrupted(study) -> list[int]:
     """Queue again the parameters of trials interrupted by Ctrl-C / SIGTERM (once each). Trials of a
     killed worker are failed and queued by Optuna's heartbeat check (RetryHeartbeatStaleTrialCallback)."""
-    done = set(study.user_attrs.get(REQUEUED_KEY, []))
-    again = [t for t in study.get_trials(deepcopy=False)
-             if t.state.name == "FAIL" and t.user_attrs.get("fail_reason") == INTERRUPTED and t.number not in done]
-    for t in again:
-        carried = {k: t.user_attrs[k] for k in ("kind", "polish_of") if k in t.user_attrs}
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, **carried}, skip_if_exists=False)
+    done = schema.StudyRecord.read(study).requeued
+    again = [(t, r) for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL" and t.number not in done
+             for r in [schema.TrialRecord.read(t)] if r.fail_reason == schema.INTERRUPTED]
+    for t, r in again:
+        carried = {"kind": r.kind, **({"polish_of": r.polish_of} if r.polish_of is not None else {})}
+        schema.enqueue(study, t.params, retry_of=t.number, **carried)
     if again:
-        study.set_user_attr(REQUEUED_KEY, sorted(done | {t.number for t in again}))
+        schema.write_requeued(study, set(done) | {t.number for t, _ in again})
+    again = [t for t, _ in again]
     return [t.number for t in again]
 
 
@@ -177,10 +144,10 @@ def queue_polish(study, k: int) -> list[int]:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     done = {polished_architecture(t, trials) for t in trials.values()} - {None}
     front = [r for r in study_rows(study)
-             if r["on_front"] and r["kind"] != POLISH and architecture_key(r["params"]) not in done]
+             if r["on_front"] and r["kind"] != schema.POLISH and architecture_key(r["params"]) not in done]
     chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
     for r in chosen:
-        study.enqueue_trial(r["params"], user_attrs={"kind": POLISH, "polish_of": r["number"]}, skip_if_exists=False)
+        schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"])
     return [r["number"] for r in chosen]
 
 
@@ -194,14 +161,17 @@ def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:
     return value % 2**32
 
 
-def run(study, config: RunConfig, dataset: Dataset | None, *, n_trials: int | None, timeout: float | None,
+def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float | None,
         on_trial: Callable | None = None, worker: int = 0, shared: bool = False, run_id: str | None = None) -> float:
-    """Optimise the study in this process; returns wall seconds."""
+    """Optimise the study in this process, on its task's `data` (None: opened from the configuration);
+    returns wall seconds."""
     import optuna
 
     # failures are reported by our progress line; Optuna's own warning would print a traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    objective = guarded(objective_for(config, dataset), run_id)
+    task = task_for(config.space)
+    data = task.open(config) if data is None else data
+    objective = guarded(task.objective(config, data, artifact_store(config)), run_id)
     # a resumed study (or another worker) gets its own sampler seed, so it does not replay old samples
     study.sampler = make_sampler(config.sampler, sampler_seed(study, config.seed, worker, shared))
     callbacks = [*([on_trial] if on_trial else []), lambda study, trial: raise_if_stop_requested()]
@@ -217,20 +187,18 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
     stop_on_sigterm()
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     quiet_tensorflow()
-    from nas import data
     from nas.study import load
     from nas.train import configure_threads
 
     configure_threads(threads)
     study, config = load(name, storage_url)
-    dataset = None if config.space == "mlp" else data.load(config.data)
     timeout = None if deadline is None else deadline - time.time()
     if timeout is not None and timeout <= 0:
         return 0
     if progress is not None:
         progress.worker = f"w{index}"
     before = len(study.trials)
-    run(study, config, dataset, n_trials=n_trials, timeout=timeout, on_trial=progress, worker=index + 1,
+    run(study, config, None, n_trials=n_trials, timeout=timeout, on_trial=progress, worker=index + 1,
         run_id=run_id)
     return len(study.trials) - before
 
@@ -286,21 +254,148 @@ def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_
     return time.monotonic() - start
 
 
-def score_front_on_test(study, config: RunConfig, dataset: Dataset) -> list[dict]:
-    """int8 *test* accuracy for the front's members (never used for any search decision)."""
-    from nas.export import load_tflite
-    from nas.quantize import Int8Model
+ROUNDS = 3  # rounds of replacing failed trials before a run gives up on reaching its target
 
-    rows = study_rows(study)
-    if config.space == "mlp":  # students are judged on the user's rows; there is no test split
-        return rows
-    scored = dict(study.user_attrs.get(TEST_ACCURACY_KEY, {}))
-    for row in rows:
-        if row["on_front"] and row["test_accuracy_int8"] is None:
-            trial = study.trials[row["number"]]
-            acc = Int8Model(load_tflite(study, config, trial)).accuracy(dataset.x_test, dataset.y_test)
-            scored[str(row["number"])] = acc
-            row["test_accuracy_int8"] = acc
-    # finished trials are immutable in Optuna: the study keeps the scores, keyed by trial number
-    study.set_user_attr(TEST_ACCURACY_KEY, scored)
-    return rows
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """What a new search is asked to do: `nas search`'s options (benchmarks build it directly). Each task
+    reads the options it takes (nas.tasks) and refuses the others' when given."""
+
+    space: str = "spectral"
+    device: str = "nano33"  # a board name or a .toml file describing one
+    budget: Budget = field(default_factory=Budget)
+    data: str | None = None  # classification: the data file (None: built-in light curves); mlp: the rows
+    label_column: str | None = None
+    seed: int = 0
+    epochs: int | None = None  # None: chosen from the training set's size (nas.train.epochs_for)
+    trial_time_limit: float = 600.0  # seconds
+    artifacts: str | None = None  # default: studies/NAME.artifacts
+    sampler: str = "tpe"
+    multi_fidelity: bool = True
+    cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
+    polish: int = POLISH_DEFAULT
+    reject_before_training: bool = True  # False only for the benchmark that measures what it saves
+    teacher: str | None = None  # distillation: the teacher's .keras / .h5 file
+    rtol: float = 1e-2  # distillation: tolerance per output
+    atol: float = 1e-3
+    distill_samples: int = 50_000
+    discrete_columns: str | None = None  # distillation: "0,3,4", columns copied, never perturbed
+
+
+def open_search(name: str, storage: str, options: SearchOptions):
+    """The study `name` for a search: created with `options` if new (its data prepared and checked first),
+    else continued with its own stored configuration (which must be of the same space, device and budget).
+    Returns (study, config, data, is_new); data is None for a continued study (`search` opens it)."""
+    from cost_models import get_device
+    from nas.data import cv_folds_for
+    from nas.study import STUDIES_DIR, open_for_search
+    from search_spaces import get_space
+
+    device = get_device(options.device)
+    space = get_space(options.space)
+    task = task_for(space.name)
+    spec, data = task.prepare(options)
+    config = RunConfig(
+        space=space.name, space_version=space.version, device=device, budget=options.budget, data=spec,
+        seed=options.seed, epochs=options.epochs, trial_time_limit_s=options.trial_time_limit,
+        artifacts=options.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve()), sampler=options.sampler,
+        objective=ObjectiveOptions(
+            multi_fidelity=options.multi_fidelity, reject_before_training=options.reject_before_training,
+            cv_folds=cv_folds_for(spec.get("n_val")) if options.cv_folds is None else options.cv_folds,
+            polish=options.polish))
+    study, config, is_new = open_for_search(name, storage, config, task.directions)
+    if not is_new:
+        return study, config, None, False
+    return study, task.on_created(study, config, options), data, True
+
+
+@dataclass
+class SearchOutcome:
+    """What one invocation of `search` did."""
+
+    finished: int = 0  # this invocation's trials that finished (complete or pruned): what it was asked for
+    failed: int = 0  # this invocation's trials that failed
+    fail_reasons: Counter = field(default_factory=Counter)  # their reasons, commonest first via most_common()
+    requeued: list[int] = field(default_factory=list)  # interrupted trials whose parameters were tried again
+    polished: list[int] = field(default_factory=list)  # front members trained again after the search
+    wall_s: float = 0.0
+    rows: list[dict] = field(default_factory=list)  # every trial's rows, front marked and scored on test
+
+    @property
+    def front(self) -> list[dict]:
+        return [r for r in self.rows if r["on_front"]]
+
+
+def search(study, config: RunConfig, *, storage: str, n_trials: int | None, timeout: float | None = None,
+           jobs: int = 1, data=None, takes_over: dict[str, int] | None = None, progress: Progress | None = None,
+           every_trial: Callable[[], None] | None = None) -> SearchOutcome:
+    """Run the study until this invocation has finished `n_trials` trials (failed ones are replaced, for up
+    to ROUNDS rounds) or until `timeout` seconds; then polish the front and score it on test.
+
+    Other processes on the same study count their own trials. The request is stored, so a resume after a
+    crash or an interrupt finishes what was asked (`takes_over`: the requests of stopped invocations it
+    finishes; see `owed`). `data`: the task's data if the caller has it open (else opened here). With
+    `jobs` > 1, or more trials than one process should run, trials run in worker processes. `progress`
+    prints a line per trial wherever it ran; `every_trial` is called in this process after each trial it
+    ran, and every 30 s while workers run (the CLI refreshes the report with it). Raises KeyboardInterrupt
+    (finished trials are stored; the running one is recorded as interrupted) and WorkerDied."""
+    task = task_for(config.space)
+    data = task.open(config) if data is None else data
+    def on_trial(study, trial):
+        if progress is not None:
+            progress(study, trial)
+        if every_trial is not None:
+            every_trial()
+
+    run_id = new_run_id()
+    if n_trials is not None:
+        request(study, run_id, n_trials)
+        settle(study, takes_over or {})
+    outcome = SearchOutcome(requeued=requeue_interrupted(study))
+    if outcome.requeued:
+        log.info("Trying again the parameters of interrupted trial(s) %s.", ", ".join(map(str, outcome.requeued)))
+    shared = not storage.startswith("sqlite:")
+    task.seed(study, config, data, on_trial)
+    for _ in range(ROUNDS if n_trials is not None else 1):
+        remaining = None if n_trials is None else n_trials - finished_count(study, run_id)
+        if remaining is not None and remaining <= 0:
+            break
+        if jobs == 1 and remaining is not None and remaining <= RECYCLE_EVERY and timeout is None:
+            outcome.wall_s += run(study, config, data, n_trials=remaining, timeout=None, on_trial=on_trial,
+                                  shared=shared, run_id=run_id)
+        else:  # worker processes, recycled every RECYCLE_EVERY trials so memory stays bounded
+            outcome.wall_s += run_workers(study.study_name, storage, config, jobs=jobs, n_trials=remaining,
+                                          timeout=timeout, progress=progress, while_waiting=every_trial,
+                                          run_id=run_id)
+        if timeout is not None:
+            break
+    outcome.polished = task.queue_polish(study, config)
+    if outcome.polished:
+        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series.",
+                 ", ".join(map(str, outcome.polished)), POLISH_FACTOR)
+        outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
+    mine = [t for t in study.get_trials(deepcopy=False) if schema.TrialRecord.read(t).run == run_id]
+    outcome.finished = finished_count(study, run_id)
+    failures = [schema.TrialRecord.read(t).fail_reason or "unknown" for t in mine if t.state.name == "FAIL"]
+    outcome.failed, outcome.fail_reasons = len(failures), Counter(failures)
+    outcome.rows = task.score_front(study, config, data, study_rows(study))
+    return outcome
+
+
+def _run_queued(study, config, data, storage, jobs, queued, on_trial, progress, run_id) -> float:
+    """Run the polish trials queued for `queued` front members; returns wall seconds. Until they have run:
+    another process searching the same study may take some of them (they are polished all the same), and
+    this one must not sample new candidates in their place."""
+    from optuna.trial import TrialState
+
+    wall = 0.0
+    while left := sum(schema.TrialRecord.read(t).polish_of in queued
+                      for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
+        if jobs == 1:
+            wall += run(study, config, data, n_trials=1, timeout=None, on_trial=on_trial,
+                        shared=not storage.startswith("sqlite:"), run_id=run_id)
+        else:
+            wall += run_workers(study.study_name, storage, config, jobs=min(jobs, left), n_trials=left, timeout=None,
+                                progress=progress, run_id=run_id)
+    return wall

@@ -18,6 +18,7 @@ import numpy as np
 from cost_models import Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
+from nas import schema
 from nas.distill import Tolerance, fidelity, fold_standardization, scales
 from nas.objective import reject_if_over_budget
 from nas.quantize import Int8Model, to_float_tflite, to_int8_tflite
@@ -93,12 +94,9 @@ def record(trial, shipped: dict, artifact_store) -> tuple[float, float, float]:
     chosen = formats[fmt]
     for key, value in chosen["violations"].items():
         trial.set_constraint(key, value)
-    trial.set_user_attr("formats", {f: {k: v for k, v in d.items() if k != "tflite"} for f, d in formats.items()})
-    trial.set_user_attr("shipped_format", fmt)
-    trial.set_user_attr("cost", chosen["cost"])
-    trial.set_user_attr("feasible", chosen["feasible"])
-    trial.set_user_attr("broken", chosen["broken"])
-    trial.set_user_attr("verdict", chosen["fidelity"])
+    schema.write(trial, formats={f: {k: v for k, v in d.items() if k != "tflite"} for f, d in formats.items()},
+                 shipped_format=fmt, cost=chosen["cost"], feasible=chosen["feasible"], broken=chosen["broken"],
+                 verdict=chosen["fidelity"])
     if artifact_store is not None:
         from optuna.artifacts import upload_artifact
 
@@ -111,7 +109,7 @@ def record(trial, shipped: dict, artifact_store) -> tuple[float, float, float]:
             ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(p), study_or_trial=trial)
                    for kind, p in paths.items()}
         ids["tflite"] = ids[f"tflite_{fmt}"]
-        trial.set_user_attr("artifacts", ids)
+        schema.write(trial, artifacts=ids)
     v = chosen["fidelity"]
     return v["fidelity"], v["median_abs_error"], float(chosen["cost"]["flash_bytes"])
 
@@ -130,8 +128,7 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
 
         shape_only = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, keras=symbolic.keras,
                                output_activation=out_act)
-        trial.set_user_attr("architecture", mlp.describe(trial.params))
-        trial.set_user_attr("kind", "student")
+        schema.write(trial, architecture=mlp.describe(trial.params), kind=schema.STUDENT)
         # int8 is the smallest format: if even it is over budget, nothing could ship
         reject_if_over_budget(trial, estimate(graph_from_keras(shape_only), device), budget)
         keras.backend.clear_session()
@@ -141,10 +138,9 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
             shipped = ship(chain, task, device, budget, seed)
         except Exception as exc:  # one bad candidate must not end a search
             reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
-            trial.set_user_attr("fail_reason", reason)
-            trial.set_user_attr("trained", False)
+            schema.write(trial, fail_reason=reason, trained=False)
             raise TrainingError(reason) from exc
-        trial.set_user_attr("trained", True)
+        schema.write(trial, trained=True)
         return record(trial, shipped, artifact_store)
 
     return objective
@@ -153,23 +149,49 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
 def seed_teacher_trials(study, task: DistillTask, reduction, device: Device, budget: Budget, seed: int,
                         artifact_store=None, on_trial=None) -> None:
     """The teacher and its exact reduction, as the study's first candidates (nothing is trained)."""
-    candidates = [("teacher", task.teacher.chain, "as given"),
-                  ("exact-reduction", reduction.chain, f"same outputs on the {len(task.x_val)} given rows")]
+    candidates = [(schema.TEACHER, task.teacher.chain, "as given"),
+                  (schema.EXACT_REDUCTION, reduction.chain, f"same outputs on the {len(task.x_val)} given rows")]
     for kind, chain, words in candidates:
         trial = study.ask()
-        trial.set_user_attr("kind", kind)
-        trial.set_user_attr("architecture", f"{kind} {'-'.join(map(str, chain.widths[1:-1]))} "
-                                            f"{chain.layers[0].activation}... ({words})")
-        trial.set_user_attr("trained", False)
-        if kind == "exact-reduction":
-            trial.set_user_attr("reduction", {"removed_per_layer": reduction.removed,
-                                              "dead_over_box_per_layer": reduction.dead_over_box,
-                                              "domain": reduction.domain, "params": chain.params,
-                                              "teacher_params": task.teacher.chain.params})
+        schema.write(trial, kind=kind, trained=False,
+                     architecture=f"{kind} {'-'.join(map(str, chain.widths[1:-1]))} {chain.layers[0].activation}... "
+                                  f"({words})")
+        if kind == schema.EXACT_REDUCTION:
+            schema.write(trial, reduction={"removed_per_layer": reduction.removed,
+                                           "dead_over_box_per_layer": reduction.dead_over_box,
+                                           "domain": reduction.domain, "params": chain.params,
+                                           "teacher_params": task.teacher.chain.params})
         values = record(trial, ship(chain, task, device, budget, seed), artifact_store)
         frozen = study.tell(trial, values)
         if on_trial is not None:
             on_trial(study, frozen)
+
+
+def describe_rows(options) -> tuple[dict, None]:
+    """A new distillation search's data description, from its options (teacher, data, rtol, atol,
+    distill_samples, discrete_columns), after checking that the rows suit the teacher. `task_from_config`
+    reads it back."""
+    from nas.distill import Tolerance, detect_columns, load_rows
+    from nas.teacher import load_teacher
+
+    if not options.teacher or not options.data:
+        raise ValueError("the mlp space distils a teacher: pass --teacher MODEL.(keras|h5) and "
+                         "--data ROWS.(npz|csv) with the teacher's input rows")
+    Tolerance(options.rtol, options.atol)  # refuses impossible tolerances before anything is loaded
+    teacher = load_teacher(options.teacher)
+    x = load_rows(options.data)
+    if x.shape[1] != teacher.n_inputs:
+        raise ValueError(f"the teacher takes {teacher.n_inputs} inputs per row (input shape "
+                         f"{teacher.input_shape}); {options.data} has {x.shape[1]} columns")
+    discrete = tuple(int(c) for c in options.discrete_columns.split(",")) if options.discrete_columns else ()
+    if any(not 0 <= c < x.shape[1] for c in discrete):
+        raise ValueError(f"--discrete-columns must be column numbers 0-{x.shape[1] - 1}")
+    columns = detect_columns(x, discrete)
+    spec = {"name": Path(options.data).name, "kind": "teacher-rows", "path": str(Path(options.data).resolve()),
+            "rows": len(x), "features": x.shape[1], "samples": options.distill_samples,
+            "columns": {"binary": list(columns.binary), "integer": list(columns.integer),
+                        "continuous": list(columns.continuous)}}
+    return spec, None
 
 
 def task_from_config(config, store) -> DistillTask:
@@ -179,10 +201,10 @@ def task_from_config(config, store) -> DistillTask:
     from nas.distill import Columns, load_rows, synthesize
     from nas.teacher import load_teacher
 
-    extra, spec = config.extra, config.data
+    distillation, spec = config.distillation, config.data
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / extra["teacher_file"]
-        download_artifact(artifact_store=store, artifact_id=extra["teacher_artifact"], file_path=str(path))
+        path = Path(tmp) / distillation.teacher_file
+        download_artifact(artifact_store=store, artifact_id=distillation.teacher_artifact, file_path=str(path))
         teacher = load_teacher(path)
     x_val = load_rows(spec["path"])
     columns = Columns(*(tuple(spec["columns"][k]) for k in ("binary", "integer", "continuous")))
@@ -193,4 +215,4 @@ def task_from_config(config, store) -> DistillTask:
             if "output_names" in data.files and len(data["output_names"]) == teacher.n_outputs:
                 names = [str(n) for n in data["output_names"]]
     return DistillTask(teacher, x_val, teacher.predict(x_val), x_train, teacher.predict(x_train),
-                       Tolerance(extra["rtol"], extra["atol"]), names)
+                       Tolerance(distillation.rtol, distillation.atol), names)

@@ -12,9 +12,11 @@ import re
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from nas import schema
+from nas.config import RunConfig
 
 STUDIES_DIR = Path("studies")
 # A running trial's worker writes a heartbeat every HEARTBEAT_S; a trial silent for GRACE_S (its worker
@@ -25,33 +27,10 @@ GRACE_S = int(os.environ.get("NAS_GRACE_S", "60"))
 HEARTBEAT_S = max(1, min(10, GRACE_S // 4))
 MAX_RETRY = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-CONFIG_KEY = "nas_config"
 
 
 class StudyError(ValueError):
     """A study that cannot be created, found or read; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    space: str
-    space_version: int
-    device: dict  # the Device as data, so resume does not depend on a user's board file
-    budget: dict  # Budget fields
-    data: dict  # Dataset.describe() plus how to reload it
-    seed: int = 0
-    epochs: int | None = None  # None: nas.train.epochs_for(the training set's size)
-    trial_time_limit_s: float = 600.0
-    artifacts: str = ""  # folder of the artifact store
-    sampler: str = "tpe"
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RunConfig:
-        return cls(**data)
 
 
 def validate_name(name: str) -> str:
@@ -152,10 +131,10 @@ def create_or_load(name: str, storage_url: str, config: RunConfig, directions=("
             except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
                 study = optuna.load_study(study_name=name, storage=storage)
             else:
-                study.set_user_attr(CONFIG_KEY, config.to_dict())
+                schema.write_config(study, config.to_dict())
                 return study, config
     for _ in range(50):  # a worker that lost the creation race may see the study before its config
-        if CONFIG_KEY in study.user_attrs:
+        if schema.has_config(study):
             break
         time.sleep(0.1)
     return study, read_config(study)
@@ -171,6 +150,33 @@ def _database_errors(url: str):
     except SQLAlchemyError as exc:
         raise StudyError(f"study storage {redact(url)} cannot be read ({_detail(exc, url)}); "
                          "if it is a file, it may be corrupt: move it aside and start a new study") from None
+
+
+def open_for_search(name: str, storage_url: str, config: RunConfig, directions) -> tuple:
+    """The study `name` for a search with `config`: created with it if new; an existing one continues
+    with its own stored configuration, provided it searched the same space, device and budget, with the
+    space version this nas builds. Returns (study, config, is_new)."""
+    study, stored = create_or_load(name, storage_url, config, directions=directions)
+    if stored is config:
+        return study, config, True
+    for key in ("space", "device", "budget"):
+        if getattr(stored, key) != getattr(config, key):
+            value = getattr(stored, key)
+            raise StudyError(f"study {name!r} exists with another {key} ({getattr(value, 'name', value)}); "
+                             f"pass --study NEW for a new study or `nas resume {name}` to continue it as it was")
+    check_space_version(name, stored)
+    return study, stored, False
+
+
+def check_space_version(name: str, config: RunConfig) -> None:
+    """New trials of an old study must build the nets its trials were built as."""
+    from search_spaces import get_space
+
+    current = get_space(config.space).version
+    if config.space_version != current:
+        raise StudyError(f"study {name!r} searched {config.space} v{config.space_version} and this nas builds "
+                         f"v{current}; its trials cannot be continued: start a new study with --study NEW "
+                         f"(report, show and export of {name!r} still work)")
 
 
 def load(name: str, storage_url: str):
@@ -191,12 +197,12 @@ def load(name: str, storage_url: str):
 
 
 def read_config(study) -> RunConfig:
-    raw = study.user_attrs.get(CONFIG_KEY)
+    raw = schema.StudyRecord.read(study).config
     if not isinstance(raw, dict):
         raise StudyError(f"study {study.study_name!r} was not made by nas (no run configuration)")
     try:
         return RunConfig.from_dict(raw)
-    except TypeError as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise StudyError(f"study {study.study_name!r} has an unreadable configuration ({exc})") from None
 
 

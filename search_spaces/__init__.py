@@ -1,4 +1,5 @@
-"""Search spaces: each is `build(trial, *, input_shape, n_outputs) -> keras.Model` (uncompiled)."""
+"""Search spaces: each is `build(trial, *, input_shape, n_outputs) -> keras.Model` (uncompiled), registered
+here with the kind of search it serves (`task`: nas.tasks.TASKS holds one object per kind)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ class Space:
     build: Callable
     describe: Callable[[dict], str]
     summary: str
+    task: str  # "classification" (labelled series) or "distillation" (students of a teacher)
     example_shapes: tuple = ()  # input shapes tests and benchmarks sample architectures on
 
 
 SPACES: dict[str, Space] = {
     "spectral": Space("spectral", spectral.VERSION, spectral.build, spectral.describe,
                       "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals",
-                      ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2))),
+                      "classification", ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2))),
     "mlp": Space("mlp", mlp.VERSION, mlp.build, mlp.describe,
-                 "MLP students distilled from a Keras teacher (needs --teacher)", ((14,), (6,), (40,), (3,))),
+                 "MLP students distilled from a Keras teacher (needs --teacher)", "distillation",
+                 ((14,), (6,), (40,), (3,))),
 }
 
 

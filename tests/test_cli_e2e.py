@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 from nas.cli import main
+from nas.schema import TrialRecord
+
+rec = TrialRecord.read
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +48,14 @@ def _study(name="e2e"):
 
 def test_infeasible_candidates_are_recorded_and_never_trained(searched):
     study, _ = _study()
-    pruned = [t for t in study.trials if t.state.name == "PRUNED" and not t.user_attrs.get("screened_out")]
+    pruned = [t for t in study.trials if t.state.name == "PRUNED" and not rec(t).screened_out]
     assert pruned, "the budget was chosen so that some candidates are over it"
     for t in pruned:
-        assert t.user_attrs["trained"] is False and t.user_attrs["feasible"] is False
-        assert "artifacts" not in t.user_attrs and "val_accuracy_int8" not in t.user_attrs
-        assert "train_seconds" not in t.user_attrs
+        assert rec(t).trained is False and rec(t).feasible is False
+        assert rec(t).artifacts is None and rec(t).val_accuracy_int8 is None
+        assert rec(t).train_seconds is None
         assert max(t.constraints.values()) > 0  # what the sampler learns from
-        assert t.user_attrs["broken"] == [k for k, v in t.constraints.items() if v > 0]
+        assert rec(t).broken == [k for k, v in t.constraints.items() if v > 0]
 
 
 def test_feasible_candidates_carry_int8_accuracy_and_exact_costs(searched):
@@ -60,41 +63,41 @@ def test_feasible_candidates_carry_int8_accuracy_and_exact_costs(searched):
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert done
     for t in done:
-        acc = t.user_attrs["val_accuracy_int8"]
+        acc = rec(t).val_accuracy_int8
         assert 0.0 <= acc <= 1.0
-        folds = t.user_attrs.get("cv_fold_accuracy_int8")
-        if t.user_attrs["feasible"]:  # 6 validation series are too few to rank: 5-fold cross-validated
+        folds = rec(t).cv_fold_accuracy_int8
+        if rec(t).feasible:  # 6 validation series are too few to rank: 5-fold cross-validated
             assert len(folds) == 5 and folds[0] == acc  # fold 0 is the model that ships
-            assert t.values[0] == t.user_attrs["cv_accuracy_int8"] and min(folds) <= t.values[0] <= max(folds)
+            assert t.values[0] == rec(t).cv_accuracy_int8 and min(folds) <= t.values[0] <= max(folds)
         else:
             assert folds is None and t.values[0] == acc
-        assert t.values[1] == t.user_attrs["cost"]["flash_bytes"]
-        assert t.user_attrs["cost"]["latency_ms"] <= 5.0 or not t.user_attrs["feasible"]
+        assert t.values[1] == rec(t).cost["flash_bytes"]
+        assert rec(t).cost["latency_ms"] <= 5.0 or not rec(t).feasible
 
 
 def _searched(study):
     """The trials the sampler proposed: not the polish trials that follow a search."""
-    return [t for t in study.trials if t.user_attrs.get("kind") != "polish"]
+    return [t for t in study.trials if rec(t).kind != "polish"]
 
 
 def test_the_best_front_members_are_polished_after_the_search(searched):
-    from nas.cli import POLISH_DEFAULT
+    from nas.config import POLISH_DEFAULT
     from nas.objective import POLISH_FACTOR
 
     study, _ = _study()
-    polished = [t for t in study.trials if t.user_attrs.get("kind") == "polish"]
+    polished = [t for t in study.trials if rec(t).kind == "polish"]
     assert len(_searched(study)) == 6  # the 6 asked for; the polish comes on top
     assert 1 <= len(polished) <= POLISH_DEFAULT
     for t in polished:
-        original = study.trials[t.user_attrs["polish_of"]]
+        original = study.trials[rec(t).polish_of]
         assert t.number > original.number and t.params == original.params
-        assert t.user_attrs["recipe"] == {"epochs": 2 * POLISH_FACTOR, "patience": t.user_attrs["recipe"]["patience"],
+        assert rec(t).recipe == {"epochs": 2 * POLISH_FACTOR, "patience": rec(t).recipe["patience"],
                                           "augment": True, "polish_of": original.number}
-        assert original.user_attrs["recipe"]["epochs"] == 2 and not original.user_attrs["recipe"]["augment"]
-        assert t.user_attrs["recipe"]["patience"] == POLISH_FACTOR * original.user_attrs["recipe"]["patience"]
-        assert t.state.name == "COMPLETE" and t.user_attrs["trained"]  # scored like any trial: no screening
-        assert "screen" not in t.user_attrs and t.values[0] == t.user_attrs["cv_accuracy_int8"]
-    assert len({t.user_attrs["polish_of"] for t in polished}) == len(polished)  # once each
+        assert rec(original).recipe["epochs"] == 2 and not rec(original).recipe["augment"]
+        assert rec(t).recipe["patience"] == POLISH_FACTOR * rec(original).recipe["patience"]
+        assert t.state.name == "COMPLETE" and rec(t).trained  # scored like any trial: no screening
+        assert rec(t).screen is None and t.values[0] == rec(t).cv_accuracy_int8
+    assert len({rec(t).polish_of for t in polished}) == len(polished)  # once each
 
 
 def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
@@ -103,7 +106,7 @@ def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
     assert main(["resume", "e2e", "--trials", "2"]) == 0
     study, config = _study()
     assert len(_searched(study)) == before + 2
-    assert config.epochs == 2 and config.budget["max_latency_ms"] == 5.0  # read back from the study
+    assert config.epochs == 2 and config.budget.max_latency_ms == 5.0  # read back from the study
     # running the same search command again continues it as well
     assert main([*SEARCH[:5], "--trials", "1", "--epochs", "2", "--seed", "1", "--max-latency-ms", "5"]) == 0
     assert len(_searched(_study()[0])) == before + 3
@@ -143,7 +146,7 @@ def test_report_data_agrees_with_the_study(searched, monkeypatch):
     curve = [h for _, h in data["hypervolume"]["by_trial"]]
     assert len(curve) == len(states) and all(b >= a for a, b in zip(curve, curve[1:], strict=False))
     assert curve[-1] == pytest.approx(hypervolume([(p["score"], p["flash_bytes"]) for p in front],
-                                                  config.budget["max_flash_bytes"]))
+                                                  config.budget.max_flash_bytes))
     # feasibility: every front model on every board, verdicts consistent with the headroom shown
     assert data["feasibility"]["devices"] == list(DEVICES)
     assert {m["trial"] for m in data["feasibility"]["models"]} == {p["trial"] for p in front}
@@ -155,14 +158,13 @@ def test_report_data_agrees_with_the_study(searched, monkeypatch):
     # the study's device: the matrix agrees with what the search recorded after conversion
     home = {m["trial"]: m["cells"][list(DEVICES).index("nano33")] for m in data["feasibility"]["models"]}
     for t, cell in home.items():
-        assert cell["fits"] and cell["ram_bytes"] == study.trials[t].user_attrs["cost"]["ram_bytes"]
+        assert cell["fits"] and cell["ram_bytes"] == rec(study.trials[t]).cost["ram_bytes"]
     # layer costs: per-operator latency sums to the model's latency less the fixed invoke overhead
     for layer in data["layers"]:
-        total = study.trials[layer["trial"]].user_attrs["cost"]["latency_ms"]
+        total = rec(study.trials[layer["trial"]]).cost["latency_ms"]
         ops_ms = sum(o["ms"] for o in layer["ops"])
         assert 0 < ops_ms <= total + 1e-6
-        assert max(o["arena_live_bytes"] for o in layer["ops"]) <= study.trials[layer["trial"]].user_attrs[
-            "cost"]["arena_bytes"]
+        assert max(o["arena_live_bytes"] for o in layer["ops"]) <= rec(study.trials[layer["trial"]]).cost["arena_bytes"]
 
 
 def test_show_json_lists_every_trial(searched, monkeypatch, capsys):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nas.cli import main
+from nas.schema import TrialRecord
 
 pytestmark = pytest.mark.slow
 GRACE_S = 12  # heartbeat grace for these tests (production default 60 s; NAS_GRACE_S)
@@ -52,7 +53,8 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
                 trials = []
             finished = sum(t.state.is_finished() for t in trials)
             for t in trials:
-                if (t.state.name == "RUNNING" and "estimate" in t.user_attrs and "trained" not in t.user_attrs
+                r = TrialRecord.read(t)  # past the estimate, not rejected: training (or converting)
+                if (t.state.name == "RUNNING" and r.estimate is not None and r.feasible is None
                         and finished >= after_finished):
                     return t.number
         time.sleep(0.2)
@@ -98,14 +100,14 @@ def test_sigterm_stops_cleanly_and_resume_tries_the_trial_again(tiny):
     assert "Resume with: nas resume t" in err and "Traceback" not in err
     trials = _load(tiny, "t").trials
     assert trials[victim].state.name == "FAIL"
-    assert trials[victim].user_attrs["fail_reason"].startswith("interrupted")
+    assert TrialRecord.read(trials[victim]).fail_reason.startswith("interrupted")
 
     resumed = _start(tiny, "resume", "t")
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-800:]
     assert f"interrupted trial(s) {victim}" in err
     trials = _load(tiny, "t").trials
-    retry = [t for t in trials if t.user_attrs.get("retry_of") == victim]
+    retry = [t for t in trials if TrialRecord.read(t).retry_of == victim]
     assert len(retry) == 1 and retry[0].params == trials[victim].params
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 6
 
@@ -142,7 +144,7 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--study", "f", "--trials", "6",
                  "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
     trials = _load(tiny, "f").trials
-    reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
+    reasons = [TrialRecord.read(t).fail_reason or "" for t in trials if t.state.name == "FAIL"]
     assert any("NaN" in r for r in reasons)
     assert any("MemoryError: out of memory" in r for r in reasons)
     assert any("converter rejected" in r for r in reasons)
@@ -160,11 +162,11 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
                  "--jobs", "4", "--max-latency-ms", "5"]) == 0
     trials = _load(tiny, "j").trials
     assert [t.number for t in trials] == list(range(len(trials)))
-    searched = [t for t in trials if t.user_attrs.get("kind") != "polish"]
+    searched = [t for t in trials if TrialRecord.read(t).kind != "polish"]
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 8
-    polished = [t for t in trials if t.user_attrs.get("kind") == "polish"]  # by the workers too, after the 8
+    polished = [t for t in trials if TrialRecord.read(t).kind == "polish"]  # by the workers too, after the 8
     assert all(t.state.name == "COMPLETE" and t.number >= 8 for t in polished)
-    pids = {t.user_attrs["worker"]["pid"] for t in trials if "worker" in t.user_attrs}
+    pids = {TrialRecord.read(t).worker["pid"] for t in trials if TrialRecord.read(t).worker}
     assert len(pids) >= 2 and os.getpid() not in pids  # ran in worker processes
     assert "[w" in capfd.readouterr().err  # progress lines name the worker (printed by the worker processes)
 

@@ -7,7 +7,8 @@ import numpy as np
 import optuna
 import pytest
 
-from nas.progress import POLISH
+from nas import schema
+from nas.schema import POLISH, TrialRecord
 from nas.search import queue_polish
 
 DIST = {"width": optuna.distributions.IntDistribution(1, 100)}
@@ -19,8 +20,7 @@ def _study(points):
     for width, acc, flash in points:
         study.add_trial(optuna.trial.create_trial(
             params={"width": width}, distributions=DIST, values=[acc, flash],
-            user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": acc,
-                        "cost": {"flash_bytes": flash}}))
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash})))
     return study
 
 
@@ -33,7 +33,8 @@ def test_the_best_front_members_are_queued_once_each():
     study = _study([(10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000), (40, 0.70, 6000)])
     assert queue_polish(study, 2) == [2, 0]  # best score first
     queued = _waiting(study)
-    assert [(t.system_attrs["fixed_params"], t.user_attrs["kind"], t.user_attrs["polish_of"]) for t in queued] == [
+    assert [(t.system_attrs["fixed_params"], TrialRecord.read(t).kind, TrialRecord.read(t).polish_of)
+            for t in queued] == [
         ({"width": 30}, POLISH, 2), ({"width": 10}, POLISH, 0)]
     assert queue_polish(study, 2) == [1]  # the queued ones are not queued again
     assert queue_polish(study, 2) == []
@@ -44,11 +45,11 @@ def test_a_polished_model_on_the_front_is_not_polished_again():
     study = _study([(10, 0.90, 5000)])
     study.add_trial(optuna.trial.create_trial(
         params={"width": 10}, distributions=DIST, values=[0.97, 5000],
-        user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": 0.97, "cost": {"flash_bytes": 5000},
-                    "kind": POLISH, "polish_of": 0}))
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.97, cost={"flash_bytes": 5000},
+                                kind=POLISH, polish_of=0)))
     study.add_trial(optuna.trial.create_trial(  # a new front member after a resume: it gets its turn
         params={"width": 50}, distributions=DIST, values=[0.85, 2000],
-        user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": 0.85, "cost": {"flash_bytes": 2000}}))
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.85, cost={"flash_bytes": 2000})))
     assert queue_polish(study, 3) == [2]
 
 
@@ -59,9 +60,9 @@ def test_a_polished_model_that_ties_its_original_takes_its_place_on_the_front():
     for acc in (1.0, 0.8):  # a tie with #0, then a polish of #1 that did worse than it
         study.add_trial(optuna.trial.create_trial(
             params={"width": 10 if acc == 1.0 else 20}, distributions=DIST, values=[acc, 5000 if acc == 1.0 else 3000],
-            user_attrs={"trained": True, "feasible": True, "val_accuracy_int8": acc,
-                        "cost": {"flash_bytes": 5000 if acc == 1.0 else 3000}, "kind": POLISH,
-                        "polish_of": 0 if acc == 1.0 else 1}))
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc,
+                                    cost={"flash_bytes": 5000 if acc == 1.0 else 3000}, kind=POLISH,
+                                    polish_of=0 if acc == 1.0 else 1)))
     assert sorted(r["number"] for r in study_rows(study) if r["on_front"]) == [1, 2]
 
 
@@ -107,13 +108,13 @@ def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
                  (("filters", 8), ("kernel", 3), ("separable", False), ("stride", 1), ("pool", 2))}}
     study.enqueue_trial(params)
     for _ in range(2):
-        study.enqueue_trial(params, user_attrs={"kind": POLISH, "polish_of": 0}, skip_if_exists=False)
+        schema.enqueue(study, params, kind=POLISH, polish_of=0)
     study.optimize(objective, n_trials=3)
 
     original, polish, duplicate = study.trials
-    assert original.user_attrs["trained"] and polish.user_attrs["trained"]
-    assert polish.user_attrs["recipe"]["polish_of"] == 0
-    assert duplicate.state.name == "PRUNED" and duplicate.user_attrs == {"kind": POLISH, "polish_of": 0,
-                                                                          "duplicate_of": 1}
+    assert TrialRecord.read(original).trained and TrialRecord.read(polish).trained
+    assert TrialRecord.read(polish).recipe["polish_of"] == 0
+    assert duplicate.state.name == "PRUNED"
+    assert TrialRecord.read(duplicate) == TrialRecord(kind=POLISH, polish_of=0, duplicate_of=1)
     assert [r["number"] for r in study_rows(study)] == [0, 1]
     assert queue_polish(study, 3) == []  # and the architecture is not queued a third time

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nas.schema import TrialRecord
+
 pytestmark = pytest.mark.slow
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 PASSWORD = "pg-s3cret"
@@ -78,18 +80,18 @@ def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url,
     study = optuna.load_study(study_name="pg", storage=postgres_url)
     numbers = [t.number for t in study.trials]
     assert sorted(numbers) == list(range(len(numbers)))  # no gaps, no duplicates
-    searched = [t for t in study.trials if t.user_attrs.get("kind") != "polish"]  # the polish comes on top
+    searched = [t for t in study.trials if TrialRecord.read(t).kind != "polish"]  # the polish comes on top
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 12  # 4 workers x 3 trials
     # the four each queued a polish of the front they read; each architecture is trained once
-    polished = [study.trials[t.user_attrs["polish_of"]].params for t in study.trials
-                if t.user_attrs.get("kind") == "polish" and t.user_attrs.get("trained")]
+    polished = [study.trials[r.polish_of].params for t in study.trials for r in [TrialRecord.read(t)]
+                if r.kind == "polish" and r.trained]
     assert polished and len({architecture_key(p) for p in polished}) == len(polished)
 
     resume = subprocess.run([sys.executable, "-m", "nas", "resume", "pg", "--storage", postgres_url, "--trials", "1"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert resume.returncode == 0, resume.stderr[-1000:]
     study = optuna.load_study(study_name="pg", storage=postgres_url)
-    searched = [t for t in study.trials if t.user_attrs.get("kind") != "polish"]
+    searched = [t for t in study.trials if TrialRecord.read(t).kind != "polish"]
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 13
 
     report = subprocess.run([sys.executable, "-m", "nas", "report", "pg", "--storage", postgres_url],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import optuna
 
-from nas.search import RUN_KEY, finished_count, owed, request, settle
+from nas import schema
+from nas.search import finished_count, owed, request, settle
 
 
 def _trial(study, run_id, state="COMPLETE", kind=None):
-    attrs = {RUN_KEY: run_id, **({"kind": kind} if kind else {})}
+    attrs = schema.attrs(run=run_id, **({"kind": kind} if kind else {}))
     values = [0.5, 1000.0] if state == "COMPLETE" else None
     study.add_trial(optuna.trial.create_trial(state=getattr(optuna.trial.TrialState, state), values=values,
                                               user_attrs=attrs))

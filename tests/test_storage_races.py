@@ -13,9 +13,11 @@ import pytest
 WORKER = """
 import sys
 import optuna
-from nas.study import RunConfig, create_or_load
+from cost_models import DEVICES, Budget
+from nas.config import RunConfig
+from nas.study import create_or_load
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-config = RunConfig(space="spectral", space_version=1, device={}, budget={}, data={})
+config = RunConfig(space="spectral", space_version=1, device=DEVICES["nano33"], budget=Budget(), data={})
 study, stored = create_or_load("race", sys.argv[1], config)
 assert stored.space == "spectral", stored
 for _ in range(3):

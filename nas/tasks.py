@@ -1,0 +1,239 @@
+"""What a search space's kind of search does beyond the shared loop: one task object per kind.
+
+A space names its task (`search_spaces.Space.task`); everything that differs between searching
+classifiers on labelled series and distilling a teacher into students lives here, behind the same
+methods: which options it takes, how it loads its data, its objective, what seeds a study, whether the
+front is polished, how the front is scored on test, and the table a user sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nas.config import Distillation, RunConfig
+from nas.results import best_of, precision_line
+
+
+class Task:
+    """The base carries the behaviour most tasks share; a task overrides what it does differently."""
+
+    name = ""
+    directions: tuple[str, ...] = ("maximize", "minimize")
+    front_words = ""  # what the front's score is, in the line above the front table
+    input_layout = ""  # for the model card
+
+    def prepare(self, options) -> tuple[dict, Any]:
+        """From a new search's options: (the data description the study stores, the loaded data)."""
+        raise NotImplementedError
+
+    def on_created(self, study, config: RunConfig, options) -> RunConfig:
+        """A new study was just created with `config`; return the configuration to use."""
+        return config
+
+    def open(self, config: RunConfig) -> Any:
+        """The data of a stored study, for its objective (each worker process opens its own)."""
+        raise NotImplementedError
+
+    def objective(self, config: RunConfig, data, artifact_store):
+        raise NotImplementedError
+
+    def seed(self, study, config: RunConfig, data, on_trial=None) -> None:
+        """Trials that start a study before the sampler's own (once per study)."""
+
+    def queue_polish(self, study, config: RunConfig) -> list[int]:
+        """Front members queued to be trained again after the search; their trial numbers."""
+        return []
+
+    def score_front(self, study, config: RunConfig, data, rows: list[dict]) -> list[dict]:
+        """Rows with held-out scores filled in for the front, where the task has a test split."""
+        return rows
+
+    def front_table(self, rows: list[dict], data_spec: dict) -> str:
+        raise NotImplementedError
+
+    def score_label(self, config: RunConfig) -> str:
+        raise NotImplementedError
+
+    def verify(self, study, config: RunConfig, trial, rtol: float | None, atol: float | None) -> dict:
+        raise ValueError(f"study {study.study_name!r} searched the {config.space} space; verify checks "
+                         "students against their teacher")
+
+
+def _no_front() -> str:
+    return "No trained model within the budget yet."
+
+
+class ClassificationTask(Task):
+    """Classifiers of labelled series, scored as int8 in TFLM; the front is polished and scored on test."""
+
+    name = "classification"
+    front_words = "int8 accuracy of the deployed model"
+    input_layout = "(1, 1, length, channels)"
+
+    def prepare(self, options):
+        from nas import data
+
+        if getattr(options, "teacher", None):
+            raise ValueError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
+        dataset = data.open_data(options.data, seed=options.seed, label_column=options.label_column)
+        return dataset.describe(), dataset
+
+    def open(self, config):
+        from nas import data
+
+        return data.load(config.data)
+
+    def objective(self, config, data, artifact_store):
+        from nas.objective import make_objective
+
+        o = config.objective
+        return make_objective(space_name=config.space, dataset=data, device=config.device, budget=config.budget,
+                              epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,
+                              artifact_store=artifact_store, multi_fidelity=o.multi_fidelity,
+                              reject_before_training=o.reject_before_training, cv_folds=o.cv_folds)
+
+    def queue_polish(self, study, config):
+        from nas.search import queue_polish
+
+        return queue_polish(study, config.objective.polish)
+
+    def score_front(self, study, config, data, rows):
+        """int8 *test* accuracy for the front's members (never used for any search decision)."""
+        from nas import schema
+        from nas.export import load_tflite
+        from nas.quantize import Int8Model
+
+        scored = dict(schema.StudyRecord.read(study).test_scores)
+        for row in rows:
+            if row["on_front"] and row["test_accuracy_int8"] is None:
+                trial = study.trials[row["number"]]
+                acc = Int8Model(load_tflite(study, config, trial)).accuracy(data.x_test, data.y_test)
+                scored[str(row["number"])] = acc
+                row["test_accuracy_int8"] = acc
+        schema.write_test_scores(study, scored)
+        return rows
+
+    def front_table(self, rows, data_spec):
+        front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+        if not front:
+            return _no_front()
+        score = "int8 cv" if any(r["cv_accuracy_int8"] is not None for r in front) else "int8 val"
+        head = (f"{'trial':>5}  {score:>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
+                f"{'ms':>6}  {'MACs':>9}  architecture")
+        lines = [head, "-" * len(head)]
+        for r in front:
+            test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
+            lines.append(f"{r['number']:>5}  {r['score']:>8.3f}  {test:>9}  "
+                         f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
+                         f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
+                         + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
+        precision = precision_line(best_of(front), data_spec)
+        return "\n".join(lines + ([precision] if precision else []))
+
+    def score_label(self, config):
+        folds = config.objective.cv_folds
+        return f"int8 accuracy, {folds}-fold cross-validated" if folds else "int8 val accuracy"
+
+
+class DistillationTask(Task):
+    """MLP students of a Keras teacher, shipped as int8 and float32, scored by fidelity to the teacher
+    on the user's rows (nas.student); the teacher and its exact reduction seed the study."""
+
+    name = "distillation"
+    directions = ("maximize", "minimize", "minimize")
+    front_words = "fidelity to the teacher of each shipped file, measured in TFLM on your rows"
+    input_layout = "(1, features): the teacher's raw inputs, standardization folded in"
+
+    def prepare(self, options):
+        from nas.student import describe_rows
+
+        if getattr(options, "cv_folds", None):
+            raise ValueError("--cv-folds is for classifier spaces; the mlp space scores fidelity to its teacher")
+        return describe_rows(options)
+
+    def on_created(self, study, config, options):
+        """The teacher file becomes an artifact of the study, so every worker and `resume` reads it."""
+        from optuna.artifacts import upload_artifact
+
+        from nas import schema
+        from nas.study import artifact_store
+        from nas.teacher import load_teacher
+
+        teacher = load_teacher(options.teacher)
+        teacher_id = upload_artifact(artifact_store=artifact_store(config), file_path=options.teacher,
+                                     study_or_trial=study)
+        config = replace(config, distillation=Distillation(
+            teacher_artifact=teacher_id, teacher_file=Path(options.teacher).name,
+            teacher_params=teacher.chain.params, task=teacher.task, rtol=options.rtol, atol=options.atol))
+        schema.write_config(study, config.to_dict())
+        return config
+
+    def open(self, config):
+        from nas.student import task_from_config
+        from nas.study import artifact_store
+
+        return task_from_config(config, artifact_store(config))
+
+    def objective(self, config, data, artifact_store):
+        from nas import student
+        from nas.train import DEFAULT_EPOCHS
+
+        return student.make_objective(task=data, device=config.device, budget=config.budget,
+                                      epochs=config.epochs or DEFAULT_EPOCHS, seed=config.seed,
+                                      time_limit_s=config.trial_time_limit_s, artifact_store=artifact_store)
+
+    def seed(self, study, config, data, on_trial=None):
+        """The teacher and its exact reduction are the first candidates (once per study)."""
+        from nas import schema, student
+        from nas.study import artifact_store
+        from nas.teacher import reduce_exactly
+
+        if any(schema.TrialRecord.read(t).kind == schema.EXACT_REDUCTION and t.state.name == "COMPLETE"
+               for t in study.get_trials(deepcopy=False)):
+            return
+        student.seed_teacher_trials(study, data, reduce_exactly(data.teacher.chain, data.x_val), config.device,
+                                    config.budget, config.seed, artifact_store(config), on_trial=on_trial)
+
+    def front_table(self, rows, data_spec):
+        front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+        if not front:
+            return _no_front()
+        head = (f"{'trial':>5}  {'format':>7}  {'within tol':>10}  {'median err':>10}  {'max err':>9}  "
+                f"{'verdict':>7}  {'flash KB':>8}  {'RAM KB':>7}  {'ms':>6}  architecture")
+        lines = [head, "-" * len(head)]
+        for r in front:
+            lines.append(f"{r['number']:>5}  {r['format']:>7}  {r['score']:>10.3f}  {r['median_abs_error']:>10.2e}  "
+                         f"{r['max_abs_error']:>9.2e}  {'pass' if r['passes'] else 'fail':>7}  "
+                         f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
+                         f"{r['latency_ms']:>6.2f}  {r['architecture']}")
+        return "\n".join(lines)
+
+    def score_label(self, config):
+        d = config.distillation
+        return f"fraction of rows within rtol={d.rtol}, atol={d.atol}"
+
+    def verify(self, study, config, trial, rtol, atol):
+        """Run the trial's shipped .tflite in TFLM on the study's rows against the teacher."""
+        from nas.distill import Tolerance, fidelity
+        from nas.export import load_tflite
+        from nas.quantize import Int8Model
+
+        data = self.open(config)
+        tol = Tolerance(rtol if rtol is not None else data.tolerance.rtol,
+                        atol if atol is not None else data.tolerance.atol)
+        tflite = load_tflite(study, config, trial)
+        result = fidelity(Int8Model(tflite).predict(data.x_val.astype("float32")), data.y_val, tol, data.task,
+                          data.output_names)
+        return {**result, "tolerance": tol}
+
+
+TASKS: dict[str, Task] = {"classification": ClassificationTask(), "distillation": DistillationTask()}
+
+
+def task_for(space_name: str) -> Task:
+    """The task of a registered search space (raises ValueError for an unknown space)."""
+    from search_spaces import get_space
+
+    return TASKS[get_space(space_name).task]
