@@ -1,27 +1,32 @@
-"""What the benchmarks share: running `nas search` as a user runs it, in a subprocess."""
+"""What the benchmarks share: a search run through the library, as `nas search` runs it."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 
-def nas_search(where: Path, name: str, *options: str, label: str | None = None):
-    """`nas search --study NAME` with its own SQLite file and artifact folder in `where`, run to the end;
-    prints the command, exits with the search's last error line if it fails. Returns (wall seconds,
-    the study)."""
-    import optuna
+def nas_search(where: Path, name: str, *, trials: int | None = None, timeout: float | None = None, jobs: int = 1,
+               label: str | None = None, **options):
+    """A new study NAME with its own SQLite file and artifact folder in `where`, searched to the end with
+    nas.search.search: `options` are nas.search.SearchOptions fields (space, device, data, budget, seed...).
+    Prints what it runs; exits with the reason if the study cannot be made or no trial succeeded. Returns
+    (wall seconds, the study)."""
+    from nas.objective import quiet_tensorflow
+    from nas.search import SearchOptions, open_search, search
 
-    storage = f"sqlite:///{Path(where).resolve()}/{name}.db"
-    cmd = [sys.executable, "-m", "nas", "search", "--study", name, "--storage", storage,
-           "--artifacts", str(Path(where).resolve() / f"{name}.art"), *options]
-    print(f"{label or name}: {' '.join(cmd[2:])}", flush=True)
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=where, capture_output=True, text=True)
-    wall = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.exit(f"{label or name} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    return wall, optuna.load_study(study_name=name, storage=storage)
+    quiet_tensorflow()
+    where = Path(where).resolve()
+    storage = f"sqlite:///{where}/{name}.db"
+    chosen = SearchOptions(artifacts=str(where / f"{name}.art"), **options)
+    shown = {k: v for k, v in options.items()} | {"trials": trials, "timeout": timeout, "jobs": jobs}
+    print(f"{label or name}: {', '.join(f'{k}={v}' for k, v in shown.items() if v is not None)}", flush=True)
+    try:
+        study, config, data, _ = open_search(name, storage, chosen)
+    except ValueError as exc:
+        sys.exit(f"{label or name}: {exc}")
+    outcome = search(study, config, storage=storage, n_trials=trials, timeout=timeout, jobs=jobs, data=data)
+    if outcome.finished == 0 and outcome.failed:
+        reason, _ = outcome.fail_reasons.most_common(1)[0]
+        sys.exit(f"{label or name}: every trial failed, e.g. {reason}")
+    return outcome.wall_s, study

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -70,27 +69,21 @@ def main() -> None:
     if not (DATA / "FLiESANN.h5").exists():
         sys.exit(f"{DATA} is absent: this benchmark needs the FLiESANN teacher and cal/val rows")
 
-    from nas.cli import main as nas
+    from common import nas_search  # beside this script
+
     from nas.results import study_rows
-    from nas.study import default_storage, load
+    from nas.schema import TrialRecord
     from nas.teacher import load_teacher
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    os.chdir(out)
-    start = time.monotonic()
-    code = nas(["search", "--space", "mlp", "--teacher", str(DATA / "FLiESANN.h5"),
-                "--data", str(DATA / "calval_features.npz"), "--device", "nano33", "--rtol", "5e-4",
-                "--atol", "1e-4", "--trials", str(args.trials), "--epochs", str(args.epochs),
-                "--distill-samples", str(args.samples), "--study", "fliesann"])
-    wall = time.monotonic() - start
-    if code:
-        sys.exit(f"search failed with exit status {code}")
+    wall, study = nas_search(out, "fliesann", space="mlp", teacher=str(DATA / "FLiESANN.h5"),
+                             data=str(DATA / "calval_features.npz"), device="nano33", rtol=TOL.rtol, atol=TOL.atol,
+                             trials=args.trials, epochs=args.epochs, distill_samples=args.samples)
 
     teacher = load_teacher(DATA / "FLiESANN.h5")
     x = np.load(DATA / "calval_features.npz")["x"].astype(np.float64)
     y = teacher.predict(x)
-    study, _ = load("fliesann", default_storage("fliesann"))
     rows = study_rows(study)
     print(f"\nFLiESANN on nano33, {len(x)} cal/val rows, tolerance rtol={TOL.rtol} atol={TOL.atol}; every "
           "figure from the shipped .tflite run in the TFLM interpreter against the teacher's outputs")
@@ -101,7 +94,7 @@ def main() -> None:
     print(head + "\n" + "-" * len(head))
     for kind in ("teacher", "exact-reduction"):
         r = next(r for r in rows if r["kind"] == kind and r["format"] == "float32")
-        v = study.trials[r["number"]].user_attrs["formats"]["float32"]["fidelity"]
+        v = TrialRecord.read(study.trials[r["number"]]).formats["float32"]["fidelity"]
         print(row(kind, r["params_count"], r["flash_bytes"], "float32", v))
     guide = {}
     for name, widths in GUIDE.items():
@@ -112,7 +105,7 @@ def main() -> None:
         print(row(f"guide {name} {'-'.join(map(str, widths))}", params, nbytes, "float32", v))
     front = sorted((r for r in rows if r["on_front"] and r["kind"] == "student"), key=lambda r: r["flash_bytes"])
     for r in front:
-        v = study.trials[r["number"]].user_attrs["formats"][r["format"]]["fidelity"]
+        v = TrialRecord.read(study.trials[r["number"]]).formats[r["format"]]["fidelity"]
         print(row(f"ours #{r['number']} {r['architecture']}", r["params_count"], r["flash_bytes"], r["format"], v))
     print("\nAt each hand-made student's size (bytes), our best student of no more bytes:")
     students = [r for r in rows if r["kind"] == "student" and r["median_abs_error"] is not None]

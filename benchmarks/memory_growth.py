@@ -30,32 +30,34 @@ def main() -> None:
     import numpy as np
     from common import nas_search  # beside this script
 
+    from nas.schema import TrialRecord
+
     with tempfile.TemporaryDirectory() as scratch:
         tmp = str(Path(args.keep).resolve()) if args.keep else scratch
         Path(tmp).mkdir(parents=True, exist_ok=True)
-        data = ["--data", str(Path(args.data).resolve())] if args.data else []
-        wall, study = nas_search(Path(tmp), "mem", "--trials", str(args.trials), "--epochs", str(args.epochs),
-                                 "--jobs", "1", *data)
+        data = str(Path(args.data).resolve()) if args.data else None
+        wall, study = nas_search(Path(tmp), "mem", trials=args.trials, epochs=args.epochs, jobs=1, data=data)
         trials = study.trials
 
     by_pid: dict[int, list] = {}
     for t in trials:
-        if "worker" in t.user_attrs and "worker_rss_mib" in t.user_attrs:
-            by_pid.setdefault(t.user_attrs["worker"]["pid"], []).append(t)
+        r = TrialRecord.read(t)
+        if r.worker and r.worker_rss_mib is not None:
+            by_pid.setdefault(r.worker["pid"], []).append(r)
     print(f"\n{len(trials)} trials in {wall:.0f} s, {len(by_pid)} worker processes (recycled every 25 trials)")
     print(f"{'worker pid':>10} {'trials':>6} {'trained':>7} {'first RSS MiB':>13} {'last RSS MiB':>12} "
           f"{'MiB / trained trial':>19}")
     slopes, firsts, peak = [], [], 0.0
     for pid, ts in by_pid.items():
-        rss = [t.user_attrs["worker_rss_mib"] for t in ts]
-        trained = np.cumsum([bool(t.user_attrs.get("trained") or t.user_attrs.get("screened_out")) for t in ts])
+        rss = [r.worker_rss_mib for r in ts]
+        trained = np.cumsum([r.trained or r.screened_out for r in ts])
         slope = float(np.polyfit(trained, rss, 1)[0]) if trained[-1] >= 3 else float("nan")
         if slope == slope:
             slopes.append(slope)
         firsts.append(rss[0])
         peak = max(peak, max(rss))
         print(f"{pid:>10} {len(ts):>6} {int(trained[-1]):>7} {rss[0]:>13.0f} {rss[-1]:>12.0f} {slope:>19.2f}")
-    n_trained = sum(bool(t.user_attrs.get("trained") or t.user_attrs.get("screened_out")) for t in trials)
+    n_trained = sum(r.trained or r.screened_out for r in map(TrialRecord.read, trials))
     growth = statistics.median(slopes) if slopes else float("nan")
     print(f"\nlargest worker RSS over the study: {peak:.0f} MiB")
     print(f"growth within a worker: median {growth:.2f} MiB per trained trial; a single process that never "

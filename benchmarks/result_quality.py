@@ -46,6 +46,7 @@ def main() -> None:
 
     from common import nas_search  # beside this script
 
+    from cost_models import Budget
     from nas.results import accuracy_interval, best_of, study_rows
     from nas.study import read_config
 
@@ -57,12 +58,10 @@ def main() -> None:
             data = UCR / f"{name}.npz"
             if not data.exists():
                 sys.exit(f"{data} not found (the UCR sets live in ../shared/data/ucr/)")
-            wall, study = nas_search(where, f"quality-{name}", "--space", "spectral", "--device", args.device,
-                                     "--data", str(data), "--timeout", str(args.minutes * 60), "--trials", "100000",
-                                     "--jobs", str(args.jobs), "--max-latency-ms", str(args.max_latency_ms),
-                                     *(["--epochs", str(args.epochs)] if args.epochs else []),
-                                     *(["--cv-folds", str(args.cv_folds)] if args.cv_folds is not None else []),
-                                     label=name)
+            wall, study = nas_search(where, f"quality-{name}", space="spectral", device=args.device, data=str(data),
+                                     timeout=args.minutes * 60, trials=100_000, jobs=args.jobs,
+                                     budget=Budget(max_latency_ms=args.max_latency_ms), epochs=args.epochs,
+                                     cv_folds=args.cv_folds, label=name)
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])

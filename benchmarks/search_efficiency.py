@@ -1,6 +1,6 @@
 """Search efficiency: the same wall-clock budget given to several ways of searching one dataset.
 
-Arms (each a fresh study, run by the shipped `nas search` command in a subprocess, one after another
+Arms (each a fresh study, searched by the library as `nas search` searches, one after another
 in this one run, so the ratios share the machine's state):
   a  nas as shipped: TPE, candidates over budget rejected before training, multi-fidelity screening
   b  Optuna's random sampler with the same rejection and screening
@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 ARMS = {
-    "a": ("nas as shipped (TPE)", []),
-    "b": ("random sampler", ["--sampler", "random"]),
-    "c": ("TPE, no rejection before training", ["--train-over-budget"]),
-    "d": ("NSGA-II", ["--sampler", "nsga2"]),
+    "a": ("nas as shipped (TPE)", {}),
+    "b": ("random sampler", {"sampler": "random"}),
+    "c": ("TPE, no rejection before training", {"reject_before_training": False}),
+    "d": ("NSGA-II", {"sampler": "nsga2"}),
 }
 
 
@@ -55,6 +55,7 @@ def main() -> None:
 
     from cost_models import Budget
     from nas.results import counts, hypervolume, study_rows
+    from nas.schema import TrialRecord
 
     max_flash = Budget().max_flash_bytes
     results = {}  # (arm, seed) -> figures
@@ -62,13 +63,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed, arm in ((seed, arm) for seed in seeds for arm in args.arms):
             label, extra = ARMS[arm]
-            wall, study = nas_search(Path(tmp), f"eff-{arm}-{seed}", "--space", "spectral", "--device", args.device,
-                                     "--data", str(Path(args.data).resolve()), "--timeout", str(args.minutes * 60),
-                                     "--trials", "100000", "--jobs", str(args.jobs), "--seed", str(seed),
-                                     "--polish", "0", *extra,
+            wall, study = nas_search(Path(tmp), f"eff-{arm}-{seed}", space="spectral", device=args.device,
+                                     data=str(Path(args.data).resolve()), timeout=args.minutes * 60, trials=100_000,
+                                     jobs=args.jobs, seed=seed, polish=0, **extra,
                                      label=f"arm {arm} ({label}), seed {seed}")
             rows = [r for r in study_rows(study) if r["shipped"]]
-            attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}
+            records = {t.number: TrialRecord.read(t) for t in study.get_trials(deepcopy=False)}
             c = counts(rows)
             feasible = [(r["score"], r["flash_bytes"]) for r in rows
                         if r["state"] == "complete" and r["feasible"] and r["score"] is not None]
@@ -77,7 +77,7 @@ def main() -> None:
                 "screened": c["screened_out"], "rejected": c["pruned_before_training"],
                 # trained fully and over budget after conversion, or screened out and over by the estimate
                 "infeasible_trained": sum((r["trained"] and not r["feasible"])
-                                          or (r["screened_out"] and bool(attrs[r["number"]].get("broken_by_estimate")))
+                                          or (r["screened_out"] and bool(records[r["number"]].broken_by_estimate))
                                           for r in rows),
                 "failed": c["failed"], "per_hour": c["trials"] / wall * 3600,
                 "hv": hypervolume(feasible, max_flash),

@@ -30,6 +30,7 @@ def main() -> None:
     from nas.data import load as load_data
     from nas.export import load_tflite
     from nas.quantize import Int8Model
+    from nas.schema import TrialRecord
     from nas.study import load
 
     study, config = load(args.study, args.storage)
@@ -40,10 +41,11 @@ def main() -> None:
     pairs = []
     cross_validated = False
     for t in study.trials:
-        if t.state.name == "COMPLETE" and t.user_attrs.get("trained") and t.user_attrs.get("feasible"):
+        record = TrialRecord.read(t)
+        if t.state.name == "COMPLETE" and record.trained and record.feasible:
             model = Int8Model(load_tflite(study, config, t))
             test = model.accuracy(dataset.x_test, dataset.y_test)
-            cross_validated |= "cv_accuracy_int8" in t.user_attrs
+            cross_validated |= record.cv_accuracy_int8 is not None
             by_score[t.values[0]].append(test)
             pairs.append((t.values[0], test))
     label = "int8 cv" if cross_validated else "int8 val"

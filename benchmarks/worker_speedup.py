@@ -33,6 +33,8 @@ def main() -> None:
 
     from common import nas_search  # beside this script
 
+    from nas.schema import TrialRecord
+
     if not Path(args.data).exists():
         sys.exit(f"benchmark data {args.data} not found (the UCR sets live in ../shared/data/ucr/)")
 
@@ -44,13 +46,12 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in (1, 2):
-            wall, study = nas_search(Path(tmp), f"jobs{jobs}", "--space", "spectral", "--device", args.device,
-                                     "--data", str(Path(args.data).resolve()), "--trials", str(args.trials),
-                                     "--epochs", str(args.epochs), "--seed", str(args.seed), "--jobs", str(jobs),
-                                     "--polish", "0")
+            wall, study = nas_search(Path(tmp), f"jobs{jobs}", space="spectral", device=args.device,
+                                     data=str(Path(args.data).resolve()), trials=args.trials, epochs=args.epochs,
+                                     seed=args.seed, jobs=jobs, polish=0)
             trials = study.trials
-            trained = [t for t in trials if t.user_attrs.get("trained")]
-            train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trained)
+            trained = [r for r in map(TrialRecord.read, trials) if r.trained]
+            train_s = sum(r.train_seconds or 0.0 for r in trained)
             results[jobs] = (len(trials), len(trained), wall, train_s)
 
     head = (f"{'jobs':>4} {'trials':>6} {'trained':>7} {'wall s':>7} {'trials/h':>8} {'trained/h':>9} "
