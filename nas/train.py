@@ -37,9 +37,8 @@ SCHEDULES = ("early_stop", "plateau", "cosine")
 
 
 def batch_size_for(n_train: int) -> int:
-    """32, or smaller for a small training set so each epoch still takes several steps (GunPoint's 40
-    training series gave 2 steps per epoch at 32: 60 epochs were 120 steps and many candidates never
-    left chance level; at 8 the same architectures reached 0.79-0.94 test accuracy)."""
+    """BATCH_SIZE, or smaller (down to MIN_BATCH_SIZE) for a small training set, so each epoch still
+    takes several gradient steps."""
     return max(MIN_BATCH_SIZE, min(BATCH_SIZE, n_train // 8))
 
 
@@ -51,9 +50,7 @@ def patience_for(n_train: int, batch_size: int) -> int:
 
 def epochs_for(n_train: int) -> int:
     """The epochs of a full training when the user did not set them: DEFAULT_EPOCHS, or enough for
-    MIN_STEPS gradient steps (GunPoint's 40 training series make 5-step epochs: at 60 epochs, 125 of a
-    search's 139 trainings ran into the cap with the validation loss still falling). GunPoint gets 100,
-    OSULeaf 56, the built-in light curves 20."""
+    MIN_STEPS gradient steps on a small training set (at most MAX_AUTO_EPOCHS)."""
     steps = max(1, math.ceil(n_train / batch_size_for(n_train)))
     return min(max(DEFAULT_EPOCHS, math.ceil(MIN_STEPS / steps)), MAX_AUTO_EPOCHS)
 

@@ -1,8 +1,8 @@
 """1-D CNNs for light curves and other signals, written as Conv2D on (1, length, channels).
 
 Keras Conv1D converts to EXPAND_DIMS/RESHAPE pairs around 2-D ops that TFLM does not alias; the
-same net as Conv2D with (1, k) kernels on a batch-1 input has no shape ops (measured: flash -27 %,
-arena -35 %). Strides are square: TensorFlow's depthwise kernel takes no other, and on a height-1
+same net as Conv2D with (1, k) kernels on a batch-1 input has no shape ops (smaller flash and arena).
+Strides are square: TensorFlow's depthwise kernel takes no other, and on a height-1
 input with SAME padding a square stride is the 1-D stride. Parameter names are persisted API:
 renaming one breaks resume of old studies, so a change of meaning gets a new space version instead.
 """
