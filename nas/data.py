@@ -177,6 +177,11 @@ def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = Fal
         if unseen:
             raise DataError(f"{path}: {k} has labels not in the training data: {', '.join(unseen[:5])}")
         labels[k] = np.array([lookup[str(v)] for v in y], np.int64)
+    flat = int(np.sum(xs["x_train"].std(axis=1).max(axis=1) == 0))
+    if flat:
+        first = int(np.flatnonzero(xs["x_train"].std(axis=1).max(axis=1) == 0)[0])
+        raise DataError(f"{path}: {flat} of {len(xs['x_train'])} training series are constant (no variance in any "
+                        f"channel; the first is series {first}): they carry nothing to learn from; drop them")
     x_tr, y_tr = znorm(xs["x_train"]), labels["y_train"]
     if test_from_train:
         x_tr, y_tr, x_test, y_test = stratified_split(x_tr, y_tr, TEST_FRACTION, seed + 100)
@@ -186,6 +191,8 @@ def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = Fal
         x_val, y_val = znorm(xs["x_val"]), labels["y_val"]
     else:
         x_tr, y_tr, x_val, y_val = stratified_split(x_tr, y_tr, VAL_FRACTION, seed)
+    check_enough(y_tr, y_val, classes, path, "series of each class in the file" if "x_val" not in xs
+                 else "training series of each class", 4 if test_from_train else 3)
     return Dataset(x_tr, y_tr, x_val, y_val, x_test, y_test, tuple(classes),
                    name=path.stem.removesuffix("_TRAIN").removesuffix("_train"), source=str(path.resolve()),
                    extra={"test_split": "20 % of the file, stratified" if test_from_train else "official"})
@@ -215,6 +222,23 @@ def load_file(path: str | Path, seed: int = 0, label_column: str | None = None) 
     except loaders.FormatError as exc:
         raise DataError(str(exc)) from None
     return from_arrays(arrays, path, seed, test_from_train=test is None)
+
+
+MIN_TRAIN_PER_CLASS = 2  # a class needs series to learn from...
+MIN_VAL_PER_CLASS = 1  # ...and one to be validated on
+
+
+def check_enough(y_train, y_val, classes, path, what: str, need: int) -> None:
+    """Refuse, before any trial, data whose splits leave a class without series to train on or to
+    validate on (every training would fail, or no score could rank it). `need`: how many of `what` that
+    takes, for the message."""
+    for c, name in enumerate(classes):
+        n_train, n_val = int(np.sum(y_train == c)), int(np.sum(y_val == c))
+        if n_train < MIN_TRAIN_PER_CLASS or n_val < MIN_VAL_PER_CLASS:
+            total = int(np.sum(np.asarray(y_train) == c) + np.sum(np.asarray(y_val) == c))
+            raise DataError(f"{path}: class {name!r} has {total} series; a search needs at least {need} {what} "
+                            f"({MIN_TRAIN_PER_CLASS} to train on and {MIN_VAL_PER_CLASS} to validate on after the "
+                            "test split); add series or drop the class")
 
 
 def _natural(label: str):

@@ -28,11 +28,14 @@ class FormatError(ValueError):
 
 def _number(text: str, where: str) -> float:
     if text.strip() in MISSING:
-        return float("nan")  # reported by nas.data as NaN with the fix, like any other NaN
+        raise FormatError(f"{where}: missing value {text.strip()!r}; impute it or drop that series")
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise FormatError(f"{where}: {text[:30]!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FormatError(f"{where}: {text.strip()!r} is not a finite number; impute it or drop that series")
+    return value
 
 
 def _is_number(text: str) -> bool:
@@ -47,17 +50,19 @@ def read_delimited(path: Path, delimiter: str, label_column: str | None = None,
                    may_have_header: bool = True) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            rows = [r for r in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in r)]
+            reader = csv.reader(handle, delimiter=delimiter)
+            numbered = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
     except UnicodeDecodeError:
         raise FormatError(f"{path} is not a text file (expected one series per line)") from None
-    if not rows:
+    if not numbered:
         raise FormatError(f"{path} is empty")
+    lines, rows = [n for n, _ in numbered], [r for _, r in numbered]
     first = rows[0]
     header = None
     label_at = 0
     if label_column is not None or (may_have_header and not all(_is_number(c) for c in first[1:])):
         header = [c.strip() for c in first]
-        rows = rows[1:]
+        lines, rows = lines[1:], rows[1:]
         if label_column is not None:
             if label_column not in header:
                 raise FormatError(f"{path}: no column named {label_column!r}; the header has "
@@ -73,8 +78,8 @@ def read_delimited(path: Path, delimiter: str, label_column: str | None = None,
         raise FormatError(f"{path}: rows have different numbers of values ({min(widths)}-{max(widths)}); "
                           "series must have equal lengths")
     labels = np.array([r[label_at].strip() for r in rows])
-    x = np.array([[_number(c, f"{path} line {n + 1 + (header is not None)}")
-                   for i, c in enumerate(r) if i != label_at] for n, r in enumerate(rows)], np.float64)
+    x = np.array([[_number(c, f"{path} line {n}, column {i + 1}") for i, c in enumerate(r) if i != label_at]
+                  for n, r in zip(lines, rows, strict=True)], np.float64)
     return x.reshape(len(rows), -1, 1), labels
 
 

@@ -87,7 +87,7 @@ def test_csv_label_first_without_header(tmp_path):
     ("a_TRAIN.tsv", "1\t0.5\t0.2\n2\t0.1\n", "different numbers of values"),
     ("a_TRAIN.tsv", "1\t0.5\tx\n2\t0.1\t0.3\n", "'x' is not a number"),
     ("a_TRAIN.tsv", "", "is empty"),
-    ("a_TRAIN.tsv", "1\t0.5\t?\n2\t0.1\t0.3\n", "NaN"),
+    ("a_TRAIN.tsv", "1\t0.5\t?\n2\t0.1\t0.3\n", "line 1, column 3: missing value"),
     ("b.ts", "@problemName b\n1,2,3:a\n", "no @data line"),
     ("b.ts", "@classLabel true a b\n@data\n1,2,3:a\n1,2:b\n", "equal lengths"),
     ("b.ts", "@classLabel false\n@data\n1,2,3\n", "no class labels"),
