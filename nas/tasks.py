@@ -56,6 +56,11 @@ class Task:
     def score_label(self, config: RunConfig) -> str:
         raise NotImplementedError
 
+    def example(self, config: RunConfig) -> tuple[Any, str] | None:
+        """One input as the model takes it, and words saying what it is (for the exported sketch); None
+        when the study's data cannot be opened here."""
+        return None
+
     def verify(self, study, config: RunConfig, trial, rtol: float | None, atol: float | None) -> dict:
         raise ValueError(f"study {study.study_name!r} searched the {config.space} space; verify checks "
                          "students against their teacher")
@@ -114,6 +119,17 @@ class ClassificationTask(Task):
                 row["test_accuracy_int8"] = acc
         schema.write_test_scores(study, scored)
         return rows
+
+    def example(self, config):
+        from nas import data
+
+        try:
+            dataset = data.load(config.data)
+        except (OSError, ValueError):
+            return None
+        label = dataset.classes[int(dataset.y_val[0])]
+        return dataset.x_val[0], (f"validation series 0 of {dataset.name} (class {label!r}), z-normalized as "
+                                  "the search saw it: replace it with your own, prepared the same way")
 
     def front_table(self, rows, data_spec):
         front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
@@ -214,16 +230,24 @@ class DistillationTask(Task):
         d = config.distillation
         return f"fraction of rows within rtol={d.rtol}, atol={d.atol}"
 
+    def example(self, config):
+        from nas.distill import load_rows
+
+        try:
+            return load_rows(config.data["path"])[0], f"row 0 of {config.data['name']}, the teacher's raw inputs"
+        except (OSError, ValueError):
+            return None
+
     def verify(self, study, config, trial, rtol, atol):
         """Run the trial's shipped .tflite in TFLM on the study's rows against the teacher."""
         from nas.distill import Tolerance, fidelity
         from nas.export import load_tflite
         from nas.quantize import Int8Model
 
+        tflite = load_tflite(study, config, trial)  # a trial that was never trained is refused here, at once
         data = self.open(config)
         tol = Tolerance(rtol if rtol is not None else data.tolerance.rtol,
                         atol if atol is not None else data.tolerance.atol)
-        tflite = load_tflite(study, config, trial)
         result = fidelity(Int8Model(tflite).predict(data.x_val.astype("float32")), data.y_val, tol, data.task,
                           data.output_names)
         return {**result, "tolerance": tol}
