@@ -66,9 +66,9 @@ def widths(divisor: int) -> list[int]:
 def train_narrow(args, divisors: list[int], ds) -> None:
     """Each narrow FCN trained `args.train` times with `args.recipe` on the dataset `ds`; int8 accuracy
     in TFLM."""
-    from nas.objective import quiet_tensorflow
+    from nas.quiet import import_tensorflow
 
-    quiet_tensorflow()
+    import_tensorflow()
     import time
 
     import keras

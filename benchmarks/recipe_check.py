@@ -99,9 +99,9 @@ def main() -> None:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
 
-    from nas.objective import quiet_tensorflow
+    from nas.quiet import import_tensorflow
 
-    quiet_tensorflow()
+    import_tensorflow()
     import keras
     import numpy as np
     import optuna

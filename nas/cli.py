@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 from nas.config import POLISH_DEFAULT
@@ -76,7 +75,7 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
     n_trials = _trials_asked(args) if args.command == "search" else args.trials
     try:
         outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout, jobs=args.jobs,
-                         data=data, takes_over=takes_over, progress=Progress(n_trials, len(study.trials)),
+                         data=data, takes_over=takes_over, progress=Progress(n_trials),
                          every_trial=Refresher(name, storage, _reports_dir(name)))
     except WorkerDied as exc:
         print(f"nas: {exc}. Resume with: nas resume {name}", file=sys.stderr)
@@ -85,15 +84,17 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
         print(f"\nInterrupted: {finished_count(study)} finished trials are saved in {redact(storage)}; the "
               f"running one is recorded as interrupted. Resume with: nas resume {name}", file=sys.stderr)
         return 130
-    from nas.results import counts
+    from nas.results import counts, counts_line
 
+    if outcome.failed and not outcome.finished:
+        reason, times = outcome.fail_reasons.most_common(1)[0]
+        print(f"nas: every trial of this run failed ({outcome.failed}); the commonest reason ({times}x): {reason}",
+              file=sys.stderr)
+        return 1
     task = task_for(config.space)
     path = write_report(study, config, _reports_dir(name), rows=outcome.rows)
     c = counts(outcome.rows)
-    print(f"\nStudy {name!r} ({redact(storage)}): {c['trials']} trials, {c['trained']} trained, "
-          f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out "
-          f"after a short training, {c['failed']} failed; "
-          f"this run {outcome.wall_s:.0f} s.")
+    print(f"\nStudy {name!r} ({redact(storage)}): {counts_line(c)}; this run {outcome.wall_s:.0f} s.")
     print(f"Pareto front on {config.device.name} ({task.front_words}):")
     print(task.front_table(outcome.rows, config.data))
     print(f"\nReport: {path}")
@@ -121,10 +122,10 @@ def cmd_search(args) -> int:
     from nas.search import SearchOptions, open_search
     from search_spaces import get_space
 
-    name = validate_name(args.study or f"{get_space(args.space).name}-{_device_name(args.device)}")
+    base = f"{get_space(args.space).name}-{_device_name(args.device)}"
+    name = validate_name(args.study or _unused_name(base, args.storage))
     storage = args.storage or default_storage(name)
     _reports_dir(name)
-    _setup_tensorflow()
     options = SearchOptions(
         space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
@@ -132,14 +133,30 @@ def cmd_search(args) -> int:
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
     study, config, data, is_new = open_search(name, storage, options)
+    if not args.study and name != base:
+        print(f"Study {base!r} exists: this search is {name!r} (continue the other with `nas resume {base}`).",
+              file=sys.stderr)
     if not is_new:
         print(f"Continuing study {name!r} ({len(study.trials)} trials so far).", file=sys.stderr)
+    _setup_tensorflow()
     if config.distillation is not None:
         d = config.distillation
         print(f"Teacher {d.teacher_file}: {d.teacher_params} params, {d.task}; {config.data['rows']} rows "
               f"(validation), {config.data['samples']} drawn around them for distillation; "
               f"tolerance rtol={d.rtol} atol={d.atol}", file=sys.stderr)
     return _search(study, config, name, storage, args, data=data)
+
+
+def _unused_name(base: str, storage: str | None) -> str:
+    """A search given no --study starts a study of its own: `base`, or `base-2`, `base-3`... when a study
+    file of that name exists (a study is continued only when named: --study NAME, or nas resume NAME)."""
+    if storage is not None and not storage.startswith("sqlite:"):
+        return base  # a server's studies are shared on purpose: name them explicitly to start another
+    name, k = base, 1
+    while Path(default_storage(name).removeprefix("sqlite:///")).exists():
+        k += 1
+        name = f"{base}-{k}"
+    return name
 
 
 def _device_name(device: str) -> str:
@@ -149,10 +166,10 @@ def _device_name(device: str) -> str:
 
 
 def _setup_tensorflow() -> None:
-    from nas.objective import quiet_tensorflow
+    """Import TensorFlow without its start-up notices; called once the command's input is checked."""
+    from nas.quiet import import_tensorflow
 
-    quiet_tensorflow()
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    import_tensorflow()
 
 
 def cmd_resume(args) -> int:
@@ -205,7 +222,7 @@ SHOW_FIELDS = ("number", "format", "kind", "score", "median_abs_error", "state",
 
 
 def cmd_show(args) -> int:
-    from nas.results import counts, study_rows
+    from nas.results import counts, counts_line, study_rows
     from nas.tasks import task_for
 
     study, config, storage = _open(args)
@@ -214,9 +231,7 @@ def cmd_show(args) -> int:
         print(json.dumps([{k: r[k] for k in SHOW_FIELDS} for r in rows], indent=1, default=str))
         return 0
     c = counts(rows)
-    print(f"Study {args.name!r}: space {config.space}, device {config.device.name}, "
-          f"{c['trials']} trials, {c['trained']} trained, {c['pruned_before_training']} rejected "
-          f"before training, {c['failed']} failed")
+    print(f"Study {args.name!r}: space {config.space}, device {config.device.name}, {counts_line(c)}")
     print(task_for(config.space).front_table(rows, config.data))
     return 0
 
@@ -251,7 +266,6 @@ def cmd_verify(args) -> int:
     if not 0 <= args.trial < len(study.trials):
         raise UsageError(f"study {args.name!r} has no trial {args.trial} (trials 0-{len(study.trials) - 1})")
     trial = study.trials[args.trial]
-    _setup_tensorflow()
     v = task.verify(study, config, trial, args.rtol, args.atol)
     tol, record = v["tolerance"], TrialRecord.read(trial)
     print(f"trial {trial.number} ({record.architecture}), {record.shipped_format or '?'} .tflite run in TFLM "
@@ -388,7 +402,8 @@ def cmd_studies(args) -> int:
     if not files:
         print(f"No studies under {STUDIES_DIR}/ yet. Start one with: nas search --space spectral --device nano33")
         return 0
-    print(f"{'study':28} {'trials':>6} {'trained':>7} {'rejected':>8} {'screened':>8} {'failed':>6} {'front':>5}  "
+    print(f"{'study':28} {'trials':>6} {'trained':>7} {'seeded':>6} {'rejected':>8} {'screened':>8} {'failed':>6} "
+          f"{'interrupted':>11} {'running':>7} {'front':>5}  "
           "best point: score (int8 val accuracy, or students' fraction within tolerance) @ flash, trial")
     for path in files:
         name = path.stem
@@ -403,8 +418,9 @@ def cmd_studies(args) -> int:
         best = best_of(front)
         best_text = (f"{best['score']:.3f} @ {best['flash_bytes'] / 1024:.1f} KB, #{best['number']}"
                      if best else "-")
-        print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['pruned_before_training']:>8} "
-              f"{c['screened_out']:>8} {c['failed']:>6} {len(front):>5}  {best_text}")
+        print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['seeded']:>6} {c['pruned_before_training']:>8} "
+              f"{c['screened_out']:>8} {c['failed']:>6} {c['interrupted']:>11} {c['running'] + c['waiting']:>7} "
+              f"{len(front):>5}  {best_text}")
     return 0
 
 
@@ -532,29 +548,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("studies", help="list the studies under studies/").set_defaults(func=cmd_studies)
     sub.add_parser("devices", help="list known boards").set_defaults(func=cmd_devices)
     sub.add_parser("spaces", help="list search spaces").set_defaults(func=cmd_spaces)
+    verbose = "also show TensorFlow's, Keras's and Optuna's own messages"
+    p.add_argument("--verbose", action="store_true", help=verbose)
+    for command in sub.choices.values():  # before or after the command: nas --verbose search, nas search --verbose
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose)
     return p
 
 
+class _ToStderr(logging.Handler):
+    """The library's notes to the user (nas.search: retried and polished trials), as plain lines on
+    whatever sys.stderr is when they are written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from nas.quiet import VERBOSE_ENV, quiet_logs
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # the library's notes to the user (nas.search: retried and polished trials) print as plain lines
     ours = logging.getLogger("nas")
-    if not ours.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        ours.addHandler(handler)
+    if not any(isinstance(h, _ToStderr) for h in ours.handlers):
+        ours.addHandler(_ToStderr())
         ours.setLevel(logging.INFO)
         ours.propagate = False
-    # TensorFlow's C++ start-up chatter and Optuna's experimental-feature notices are not for users
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=Warning, module="optuna")
-    warnings.filterwarnings("ignore", message=r".* is experimental")  # Optuna's, raised from our calls
-    logging.getLogger("optuna").setLevel(logging.WARNING)
     try:
         from nas.process import stop_on_sigterm
 
         stop_on_sigterm()
         args = build_parser().parse_args(argv)
+        if getattr(args, "verbose", False):
+            os.environ[VERBOSE_ENV] = "1"  # worker processes inherit it
+        quiet_logs()
         return args.func(args)
     except (UsageError, StudyError, ValueError) as exc:
         print(f"nas: error: {exc}", file=sys.stderr)
@@ -562,7 +587,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`nas studies | head -1`): what it wanted was printed
+        _stdout_to_devnull()
+        return 0
+
+
+def _stdout_to_devnull() -> None:
+    """Python flushes stdout again at exit; into a closed pipe that would print a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+    sys.exit(code)

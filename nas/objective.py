@@ -4,7 +4,6 @@ convert to int8 -> score the int8 model. Made in one place so every search runs 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 
@@ -242,7 +241,3 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
 
     return objective
 
-
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")

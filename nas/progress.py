@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from nas.schema import POLISH, TrialRecord, sampled
+from nas.schema import POLISH, TrialRecord, counts_toward_request
 
 
 def describe(trial) -> str:
@@ -42,16 +42,16 @@ def describe(trial) -> str:
 @dataclass
 class Progress:
     total: int | None  # trials this run was asked for
-    first_number: int  # the study's trial count when the run began
+    run_id: str | None = None  # the run's id (nas.search.search sets it): the bar counts its trials only
     started: float = field(default_factory=time.time)  # wall clock: shared meaning across processes
     worker: str = ""
 
     def __call__(self, study, trial) -> None:
         bar = ""
         if self.total:
+            # what the run owes: finished trials that count toward its request (a failed one is replaced)
             done = sum(1 for t in study.get_trials(deepcopy=False)
-                       if t.number >= self.first_number and t.state.is_finished()
-                       and sampled(t))
+                       if counts_toward_request(t) and TrialRecord.read(t).run == self.run_id)
             filled = round(20 * min(done, self.total) / self.total)
             bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total} "
         who = f"[{self.worker}] " if self.worker else ""

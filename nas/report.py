@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import time
 from dataclasses import asdict
@@ -57,6 +56,18 @@ def _hover(r: dict) -> str:
 BUDGET_COLOURS = {"flash": "#d62728", "ram": "#9467bd", "latency": "#ff7f0e"}
 
 
+KB = 1024
+
+
+def log_kb_axis(values_kb: list[float]) -> dict:
+    """A log axis in KB with ticks a reader can read (1, 2, 5 x powers of ten, each labelled in KB)
+    instead of plotly's "2 3 ... 10k 2 3"."""
+    low = min(values_kb, default=1.0)
+    high = max(values_kb, default=100.0)
+    ticks = [m * 10.0 ** e for e in range(-2, 6) for m in (1, 2, 5) if low / 2 <= m * 10.0 ** e <= high * 2]
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:g} KB" for t in ticks]}
+
+
 def pareto_figure(rows: list[dict], config):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -64,43 +75,41 @@ def pareto_figure(rows: list[dict], config):
     data = pareto_data(rows, config)
     by_number = {r["number"]: r for r in rows if r["shipped"]}
     by_point = {(r["number"], r["format"]): r for r in rows}
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
-                        vertical_spacing=0.06,
-                        subplot_titles=(f"Candidates: {data['score']} vs flash",
-                                        "Rejected before training (cost estimate), by budget broken"))
+    panels = 2 if data["rejected"] else 1  # an empty panel would draw no axis at all
+    fig = make_subplots(rows=panels, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25][:panels],
+                        vertical_spacing=0.12,
+                        subplot_titles=(f"Trained candidates: {data['score']} against flash",
+                                        "Rejected before training (cost estimate), by the budget they broke")[:panels])
     trained = [by_point[p["trial"], p["format"]] for p in data["trained"]]
     fig.add_trace(go.Scatter(
-        x=[r["flash_bytes"] for r in trained], y=[r["score"] for r in trained],
+        x=[r["flash_bytes"] / KB for r in trained], y=[r["score"] for r in trained],
         mode="markers", name="trained", marker={"color": "#b0b0b0", "size": 8},
         hovertext=[_hover(r) for r in trained], hoverinfo="text"), row=1, col=1)
     front = [by_point[p["trial"], p["format"]] for p in data["front"]]
-    fig.add_trace(go.Scatter(
-        x=[r["flash_bytes"] for r in front], y=[r["score"] for r in front],
-        mode="lines+markers+text", name="Pareto front", line={"shape": "hv", "color": "#1f77b4"},
-        marker={"size": 11, "color": "#1f77b4"}, text=[f"#{r['number']} {r['format']}" for r in front],
-        textposition="middle right", hovertext=[_hover(r) for r in front], hoverinfo="text"), row=1, col=1)
+    fig.add_trace(go.Scatter(  # trial numbers are in the hover text and the front table, not on the chart
+        x=[r["flash_bytes"] / KB for r in front], y=[r["score"] for r in front],
+        mode="lines+markers", name="Pareto front", line={"shape": "hv", "color": "#1f77b4"},
+        marker={"size": 11, "color": "#1f77b4"}, hovertext=[_hover(r) for r in front], hoverinfo="text"),
+        row=1, col=1)
     for budget in ("flash", "ram", "latency"):
         group = [by_number[p["trial"]] for p in data["rejected"] if budget in p["broken"]]
         if group:
             fig.add_trace(go.Scatter(
-                x=[r["flash_bytes"] for r in group], y=[budget] * len(group), mode="markers",
+                x=[r["flash_bytes"] / KB for r in group], y=[budget] * len(group), mode="markers",
                 name=f"over {budget} budget", marker={"color": BUDGET_COLOURS[budget], "symbol": "x"},
                 hovertext=[_hover(r) for r in group], hoverinfo="text"), row=2, col=1)
-    limit = config.budget.max_flash_bytes
-    for row in (1, 2):
+    limit = config.budget.max_flash_bytes / KB
+    for row in range(1, panels + 1):
         fig.add_vline(x=limit, line_dash="dash", line_color=BUDGET_COLOURS["flash"], row=row, col=1)
-    fig.add_annotation(x=math.log10(limit), y=1, yref="y domain", text=f"flash budget {limit // 1024} KB",  # log axis
-                       showarrow=False, xanchor="right", font={"color": BUDGET_COLOURS["flash"]})
-    c = data["counts"]
-    fig.update_layout(
-        title=(f"Study on {data['device']}: {c['trials']} trials, {c['trained']} trained, "
-               f"{c['pruned_before_training']} rejected before training, {c['screened_out']} screened out, "
-               f"{c['failed']} failed"),
-        height=720, template="plotly_white", legend={"orientation": "h", "y": -0.08})
-    # log scale: fronts of small models stay readable beside the budget line
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_xaxes(type="log", title_text="flash (bytes of the shipped .tflite, log scale)", row=2, col=1)
+    axis = log_kb_axis([r["flash_bytes"] / KB for r in rows if r["flash_bytes"]] + [limit])
+    fig.update_xaxes(**axis, row=1, col=1)
+    fig.update_xaxes(**axis, title_text=f"flash: KB of the shipped .tflite (log scale; dashed: the {limit:g} KB "
+                                        "budget)", row=panels, col=1)
     fig.update_yaxes(title_text=data["score"], row=1, col=1)
+    if panels == 2:
+        fig.update_yaxes(title_text="budget broken", row=2, col=1)
+    fig.update_layout(title=f"Accuracy against flash on {data['device']}", height=720 if panels == 2 else 560,
+                      template="plotly_white")
     return fig
 
 
@@ -135,7 +144,7 @@ def _importances(study) -> dict:
     if not values:
         return {"unavailable": "no parameter was sampled in every complete trial"}
     return {"params": {k: round(float(v), 4) for k, v in values.items()},
-            "method": "PED-ANOVA on the score of complete trials (parameters present in all of them)"}
+            "method": "PED-ANOVA"}
 
 
 def _front_models(study, config, rows: list[dict]) -> list[dict]:
@@ -203,7 +212,7 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
     tradeoffs = [{"trial": r["number"], "format": r["format"], "score": r["score"], "flash_bytes": r["flash_bytes"],
                   "arena_bytes": r["arena_bytes"], "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
                   "median_abs_error": r["median_abs_error"], "on_front": r["on_front"], "feasible": r["feasible"],
-                  "test_accuracy_int8": r["test_accuracy_int8"]}
+                  "test_accuracy_int8": r["test_accuracy_int8"], "architecture": r["architecture"]}
                  for r in rows if r["state"] == "complete" and r["score"] is not None]
     return {
         "study": study.study_name,
@@ -232,21 +241,23 @@ def tradeoff_figure(data: dict):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("against RAM (arena + persistent)", "against latency"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Against RAM", "Against latency"), horizontal_spacing=0.12)
     budget = data["config"]["budget"]
-    for col, key, limit in ((1, "ram_bytes", budget["max_ram_bytes"]), (2, "latency_ms", budget["max_latency_ms"])):
+    for col, key, scale, limit in ((1, "ram_bytes", KB, budget["max_ram_bytes"] / KB),
+                                   (2, "latency_ms", 1, budget["max_latency_ms"])):
         for on_front, colour, name in ((False, "#b0b0b0", "trained"), (True, "#1f77b4", "on the flash front")):
             pts = [p for p in data["tradeoffs"] if p["on_front"] == on_front]
-            fig.add_trace(go.Scatter(x=[p[key] for p in pts], y=[p["score"] for p in pts], mode="markers",
+            fig.add_trace(go.Scatter(x=[p[key] / scale for p in pts], y=[p["score"] for p in pts], mode="markers",
                                      name=name, showlegend=col == 1, marker={"color": colour, "size": 9},
                                      hovertext=[f"trial {p['trial']} ({p['format']})" for p in pts],
                                      hoverinfo="text+x+y"), row=1, col=col)
         fig.add_vline(x=limit, line_dash="dash", line_color=BUDGET_COLOURS["ram" if col == 1 else "latency"],
                       row=1, col=col)
-    fig.update_xaxes(title_text="RAM bytes", row=1, col=1)
-    fig.update_xaxes(title_text="latency ms (cost model)", row=1, col=2)
-    fig.update_yaxes(title_text=data["pareto"]["score"], row=1, col=1)
-    fig.update_layout(title="Trade-offs", height=420, template="plotly_white")
+    fig.update_xaxes(title_text="RAM: KB of arena + persistent (dashed: budget)", row=1, col=1)
+    fig.update_xaxes(title_text="latency: ms per inference, cost model (dashed: budget)", row=1, col=2)
+    for col in (1, 2):
+        fig.update_yaxes(title_text=data["pareto"]["score"], row=1, col=col)
+    fig.update_layout(title="What the trained models cost in RAM and time", height=440, template="plotly_white")
     return fig
 
 
@@ -256,9 +267,10 @@ def hypervolume_figure(data: dict):
     curve = data["hypervolume"]["by_trial"]
     ref = data["hypervolume"]["reference"]
     fig = go.Figure(go.Scatter(x=[n for n, _ in curve], y=[h for _, h in curve], mode="lines", line={"shape": "hv"}))
-    fig.update_layout(title=f"Hypervolume of the feasible front over trials (reference: score 0, "
-                            f"{ref['flash_bytes']} B flash; share of that box)",
-                      xaxis_title="trial", yaxis_title="hypervolume", height=340, template="plotly_white")
+    fig.update_layout(title=f"How the front improved as the search went on (the area under the front, as a share "
+                            f"of score 0-1 x flash 0-{ref['flash_bytes'] // KB} KB)",
+                      xaxis_title="trial number", yaxis_title="area under the front", height=380,
+                      template="plotly_white")
     return fig
 
 
@@ -268,10 +280,13 @@ def importance_figure(data: dict):
     imp = data["importances"]
     if "params" not in imp:
         return None
-    items = sorted(imp["params"].items(), key=lambda kv: kv[1])
+    items = sorted(((k, v) for k, v in imp["params"].items() if v > 0), key=lambda kv: kv[1])
+    if not items:
+        return None
     fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h"))
-    fig.update_layout(title=f"Parameter importances for the score ({imp['method']})", height=120 + 22 * len(items),
-                      template="plotly_white", xaxis_title="importance (sums to 1)")
+    fig.update_layout(title="Which choices mattered most for the score", height=160 + 24 * len(items),
+                      template="plotly_white", xaxis_title=f"importance, share of 1 ({imp['method']})",
+                      yaxis_title="parameter of the search space")
     return fig
 
 
@@ -290,32 +305,48 @@ def feasibility_figure(data: dict):
     fig = go.Figure(go.Heatmap(z=z, x=feas["devices"], y=labels, text=text, texttemplate="%{text}",
                                colorscale=[[0, "#f4b6b6"], [1, "#b6e3b6"]], zmin=0, zmax=1, showscale=False,
                                hoverinfo="text"))
-    fig.update_layout(title="Feasibility: front models on every board (latency and RAM, headroom under the budget)",
-                      height=160 + 70 * len(labels), template="plotly_white", yaxis={"autorange": "reversed"})
+    fig.update_layout(title="The front's models on every board: fits or not, with headroom under the budget",
+                      height=200 + 70 * len(labels), template="plotly_white",
+                      yaxis={"autorange": "reversed", "title": "front model (trial, format)"},
+                      xaxis={"title": "board"})
     return fig
 
 
+LAYER_ROW_PX = 24  # one operator's bar
+LAYER_GAP_PX = 90  # between two models' panels: room for the next panel's titles
+
+
 def layer_figure(data: dict):
+    """Per front model, latency and live arena by operator: horizontal bars, so operator names read
+    level and never reach into the panel below."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     layers = data["layers"]
     if not layers:
         return None
+    heights = [40 + LAYER_ROW_PX * len(m["ops"]) for m in layers]
+    top, bottom = 110, 70
+    plot_px = sum(heights) + LAYER_GAP_PX * (len(layers) - 1)
     titles = []
     for m in layers:
-        titles += [f"#{m['trial']} {m['format']}: latency by operator on {m['device']}", "arena live bytes"]
-    fig = make_subplots(rows=len(layers), cols=2, subplot_titles=titles, vertical_spacing=0.3 / len(layers))
+        titles += [f"#{m['trial']} {m['format']} on {m['device']}: latency by operator", "arena live by operator"]
+    fig = make_subplots(rows=len(layers), cols=2, subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.06,
+                        row_heights=heights, vertical_spacing=LAYER_GAP_PX / plot_px if len(layers) > 1 else 0)
     for i, m in enumerate(layers, start=1):
         names = [f"{o['index']} {o['op']}" for o in m["ops"]]
-        fig.add_trace(go.Bar(x=names, y=[o["ms"] for o in m["ops"]], marker_color="#ff7f0e", showlegend=False,
+        fig.add_trace(go.Bar(y=names, x=[o["ms"] for o in m["ops"]], orientation="h", marker_color="#ff7f0e",
+                             showlegend=False,
                              hovertext=[f"{o['macs']} MACs, {o['weight_bytes']} B weights" for o in m["ops"]]),
                       row=i, col=1)
-        fig.add_trace(go.Bar(x=names, y=[o["arena_live_bytes"] for o in m["ops"]], marker_color="#9467bd",
-                             showlegend=False,
+        fig.add_trace(go.Bar(y=names, x=[o["arena_live_bytes"] / KB for o in m["ops"]], orientation="h",
+                             marker_color="#9467bd", showlegend=False,
                              hovertext=[f"of which scratch {o['scratch_bytes']} B" for o in m["ops"]]), row=i, col=2)
-    fig.update_layout(title="Layer costs of the front's models (cost models; what to change to save time or RAM)",
-                      height=300 * len(layers), template="plotly_white")
+        fig.update_yaxes(autorange="reversed", title_text="operator", row=i, col=1)  # first operator on top
+        fig.update_xaxes(title_text="ms (cost model)", row=i, col=1)
+        fig.update_xaxes(title_text="KB live in the arena", row=i, col=2)
+    fig.update_layout(title="Layer costs of the front's models: where time and RAM go", template="plotly_white",
+                      height=top + bottom + plot_px, margin={"t": top, "b": bottom})
     return fig
 
 
@@ -340,18 +371,19 @@ def _summary_html(data: dict) -> str:
         f"{budget['max_flash_bytes'] // 1024} KB flash, {budget['max_ram_bytes'] // 1024} KB RAM, "
         f"{budget['max_latency_ms']} ms. Sampler {html.escape(conf.get('sampler', 'tpe'))}, seed {conf['seed']}, "
         f"{conf['epochs'] or 'auto'} epochs. Generated {data['generated']}.</p>",
-        _table([[c["trials"], c["trained"], c["pruned_before_training"], c.get("screened_out", 0), c["failed"],
-                 c["running"], f"{t['span_s']:.0f} s", f"{t['training_seconds_total']:.0f} s"]],
-               ["trials", "trained", "rejected before training", "screened out", "failed", "running",
-                "wall time (first start to last end)", "training time (sum)"]),
+        _table([[c["trials"], c["trained"], c["seeded"], c["pruned_before_training"], c["screened_out"], c["failed"],
+                 c["interrupted"], c["running"] + c["waiting"], f"{t['span_s']:.0f} s",
+                 f"{t['training_seconds_total']:.0f} s"]],
+               ["trials", "trained", "seeded", "rejected before training", "screened out", "failed", "interrupted",
+                "running or queued", "wall time (first start to last end)", "training time (sum)"]),
         "<h2>Data</h2>",
         _table([[k, json.dumps(v) if isinstance(v, list | dict) else v] for k, v in data["data"].items()
                 if k != "columns"], ["field", "value"]),
         "<h2>Front</h2>",
-        _table([[p["trial"], p["format"], f"{p['score']:.3f}", _test(p), p["flash_bytes"], p["ram_bytes"],
-                 f"{p['latency_ms']:.2f}"] for p in front],
-               ["trial", "format", data["pareto"]["score"], "int8 test accuracy", "flash B", "RAM B",
-                "latency ms"]),
+        _table([[p["trial"], p["format"], f"{p['score']:.3f}", _test(p), f"{p['flash_bytes'] / KB:.1f}",
+                 f"{p['ram_bytes'] / KB:.1f}", f"{p['latency_ms']:.2f}", p["architecture"]] for p in front],
+               ["trial", "format", data["pareto"]["score"], "int8 test accuracy", "flash KB", "RAM KB",
+                "latency ms", "architecture"]),
         f"<p>{html.escape(data['precision'])}</p>" if data["precision"] else "",
         "".join(f"<p class='warn'>trial {m['trial']}: {html.escape(m['reason'])}</p>" for m in data["missing_models"]),
         "" if "params" in data["importances"] else
@@ -408,11 +440,14 @@ def write_pngs(figs: dict, out_dir: Path) -> list[Path]:
     paths = []
     for name, fig in figs.items():
         path = out_dir / f"{name}.png"
-        try:
-            fig.write_image(path, width=1100, height=fig.layout.height or 500)
-        except Exception as exc:  # kaleido raises its own types when no browser is found
-            raise PngError(f"PNG export found no Chrome/Chromium ({type(exc).__name__}); install one, "
-                           "e.g. `apt-get install chromium`") from None
+        for attempt in (1, 2):  # kaleido once reported no Chrome with Chromium installed; the retry worked
+            try:
+                fig.write_image(path, width=1100, height=fig.layout.height or 500)
+                break
+            except Exception as exc:  # kaleido raises its own types when no browser is found
+                if attempt == 2:
+                    raise PngError(f"PNG export found no Chrome/Chromium ({type(exc).__name__}); install one, "
+                                   "e.g. `apt-get install chromium`") from None
         paths.append(path)
     return paths
 

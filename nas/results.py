@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.schema import POLISH, StudyRecord, TrialRecord
+from nas.schema import INTERRUPTED, POLISH, SEEDED_KINDS, StudyRecord, TrialRecord
 
 
 def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -171,17 +171,32 @@ def study_rows(study) -> list[dict]:
 
 
 def counts(rows: list[dict]) -> dict[str, int]:
+    """Trials by what became of them; trained + seeded + pruned_before_training + screened_out + failed +
+    interrupted + running + waiting == trials."""
     rows = [r for r in rows if r["shipped"]]  # one row per trial
+    interrupted = [r["state"] == "fail" and r["fail_reason"] == INTERRUPTED for r in rows]
     return {
         "trials": len(rows),
-        "trained": sum(r["trained"] for r in rows),
+        "trained": sum(r["trained"] and r["state"] == "complete" for r in rows),
+        "seeded": sum(r["kind"] in SEEDED_KINDS and not r["trained"] and r["state"] == "complete" for r in rows),
         "pruned_before_training": sum(r["state"] == "pruned" and not r["trained"] and not r["screened_out"]
                                       for r in rows),
         "screened_out": sum(r["screened_out"] for r in rows),
-        "failed": sum(r["state"] == "fail" for r in rows),
+        "failed": sum(r["state"] == "fail" and not i for r, i in zip(rows, interrupted, strict=True)),
+        "interrupted": sum(interrupted),
         "running": sum(r["state"] == "running" for r in rows),
+        "waiting": sum(r["state"] == "waiting" for r in rows),
         "on_front": sum(r["on_front"] for r in rows),
     }
+
+
+def counts_line(c: dict[str, int]) -> str:
+    """The counts in words, every part of the total named (zeros left out but for the first four)."""
+    parts = [("trained", "trained"), ("seeded", "seeded (teacher and its reduction)"),
+             ("pruned_before_training", "rejected before training"), ("screened_out", "screened out"),
+             ("failed", "failed"), ("interrupted", "interrupted"), ("running", "running"), ("waiting", "queued")]
+    always = {"trained", "pruned_before_training", "screened_out", "failed", "interrupted"}
+    return f"{c['trials']} trials: " + ", ".join(f"{c[k]} {words}" for k, words in parts if c[k] or k in always)
 
 
 def hypervolume(points: list[tuple[float, float]], max_flash: float) -> float:

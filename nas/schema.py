@@ -93,6 +93,12 @@ def sampled(trial) -> bool:
     return TrialRecord.read(trial).kind not in (*SEEDED_KINDS, POLISH)
 
 
+def counts_toward_request(trial) -> bool:
+    """What a search was asked for: sampled trials that finished, complete or pruned (rejected before
+    training, screened out); a failed one is replaced."""
+    return trial.state.name in ("COMPLETE", "PRUNED") and sampled(trial)
+
+
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - FIELDS
     if unknown:

@@ -17,9 +17,10 @@ from pathlib import Path
 from cost_models import Budget
 from nas import schema
 from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
-from nas.objective import POLISH_FACTOR, RECOVERABLE, quiet_tensorflow
+from nas.objective import POLISH_FACTOR, RECOVERABLE
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
+from nas.quiet import import_tensorflow
 from nas.results import architecture_key, polished_architecture, study_rows
 from nas.study import artifact_store
 from nas.tasks import task_for
@@ -80,22 +81,17 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _counts(t) -> bool:
-    """Trials that count toward a request: complete or pruned (rejected, screened), not failed, not the
-    teacher trials the mlp space seeds, not the polish trials that follow a search."""
-    return t.state.name in ("COMPLETE", "PRUNED") and schema.sampled(t)
-
-
 def finished_count(study, run_id: str | None = None) -> int:
     """Finished trials of the study, or of one invocation: several processes or machines on one study
     each finish what they were asked for."""
     if run_id is None:
-        return sum(1 for t in study.get_trials(deepcopy=False) if _counts(t))
+        return sum(1 for t in study.get_trials(deepcopy=False) if schema.counts_toward_request(t))
     return _finished_by_run(study)[run_id]
 
 
 def _finished_by_run(study) -> Counter:
-    return Counter(schema.TrialRecord.read(t).run for t in study.get_trials(deepcopy=False) if _counts(t))
+    return Counter(schema.TrialRecord.read(t).run for t in study.get_trials(deepcopy=False)
+                   if schema.counts_toward_request(t))
 
 
 def request(study, run_id: str, n_trials: int) -> None:
@@ -186,7 +182,7 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
     """One worker process: TensorFlow limited to `threads`, the study reopened from storage."""
     stop_on_sigterm()
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
-    quiet_tensorflow()
+    import_tensorflow()
     from nas.study import load
     from nas.train import configure_threads
 
@@ -349,6 +345,8 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
             every_trial()
 
     run_id = new_run_id()
+    if progress is not None:
+        progress.run_id = run_id
     if n_trials is not None:
         request(study, run_id, n_trials)
         settle(study, takes_over or {})

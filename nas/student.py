@@ -178,8 +178,8 @@ def describe_rows(options) -> tuple[dict, None]:
         raise ValueError("the mlp space distils a teacher: pass --teacher MODEL.(keras|h5) and "
                          "--data ROWS.(npz|csv) with the teacher's input rows")
     Tolerance(options.rtol, options.atol)  # refuses impossible tolerances before anything is loaded
+    x = load_rows(options.data)  # before the teacher, which needs TensorFlow: input errors come at once
     teacher = load_teacher(options.teacher)
-    x = load_rows(options.data)
     if x.shape[1] != teacher.n_inputs:
         raise ValueError(f"the teacher takes {teacher.n_inputs} inputs per row (input shape "
                          f"{teacher.input_shape}); {options.data} has {x.shape[1]} columns")

@@ -57,6 +57,11 @@ def _storage(url: str):
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
+    from nas.quiet import verbose
+
+    if not verbose():  # Optuna's own INFO lines ("A new study created ...") are not for our users
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if path.exists():

@@ -143,14 +143,18 @@ def dense_chain(model) -> DenseChain:
 
 
 def load_teacher(path: str | Path) -> Teacher:
-    """Load with Keras safe mode (a Lambda layer's code is never run) and read its Dense chain."""
-    import keras
-
+    """Load with Keras safe mode (a Lambda layer's code is never run) and read its Dense chain. The file
+    is checked before TensorFlow is imported, so a wrong path is reported at once."""
     path = Path(path)
     if not path.exists():
         raise TeacherError(f"teacher file {path} does not exist")
     if path.suffix not in (".keras", ".h5"):
         raise TeacherError(f"teacher {path}: give a Keras model file (.keras or .h5)")
+    from nas.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a file that is not a model

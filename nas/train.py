@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -141,7 +143,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"] if screen else None)
     start = time.monotonic()
     if plateau:
-        keep = _LowestTrainingLoss()
+        keep = _callbacks().LowestTrainingLoss()
         callbacks = [keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=PLATEAU_PATIENCE,
                                                              min_lr=MIN_LEARNING_RATE)]
     elif blind:
@@ -149,10 +151,10 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     else:
         patience = patience or patience_for(len(x_train), batch_size)
         callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
-    callbacks += [keras.callbacks.TerminateOnNaN(), _StopWhenAsked()]
+    callbacks += [keras.callbacks.TerminateOnNaN(), _callbacks().StopWhenAsked()]
     if time_limit_s:
-        callbacks.append(_Deadline(start + time_limit_s))
-    rung = _Rung(screen) if screen and screen.epochs < epochs else None
+        callbacks.append(_callbacks().Deadline(start + time_limit_s))
+    rung = _callbacks().Rung(screen) if screen and screen.epochs < epochs else None
     if rung:
         callbacks.append(rung)
     if augment:
@@ -174,52 +176,52 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
                        screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
 
 
-def _deadline_callback_base():
+@functools.cache
+def _callbacks() -> SimpleNamespace:
+    """Our Keras callbacks, defined on first use: importing this module must not import TensorFlow, so
+    that the command line checks its input first (and fast)."""
     import keras
 
-    return keras.callbacks.Callback
+    class Deadline(keras.callbacks.Callback):
+        def __init__(self, deadline: float) -> None:
+            super().__init__()
+            self.deadline = deadline
 
-
-class _Deadline(_deadline_callback_base()):  # type: ignore[misc]
-    def __init__(self, deadline: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.monotonic() > self.deadline:
-            self.model.stop_training = True
-
-
-class _LowestTrainingLoss(_deadline_callback_base()):  # type: ignore[misc]
-    """Holds the weights of the epoch with the lowest training loss."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.best, self.weights = math.inf, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss", math.inf)
-        if loss < self.best:
-            self.best, self.weights = loss, self.model.get_weights()
-
-
-class _StopWhenAsked(_deadline_callback_base()):  # type: ignore[misc]
-    """A SIGTERM whose KeyboardInterrupt was swallowed still stops training within one batch."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        raise_if_stop_requested()
-
-
-class _Rung(_deadline_callback_base()):  # type: ignore[misc]
-    def __init__(self, screen: Screen) -> None:
-        super().__init__()
-        self.screen = screen
-        self.accuracy: float | None = None
-        self.stopped = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.screen.epochs and not self.model.stop_training:
-            self.accuracy = float((logs or {}).get("val_accuracy", 0.0))
-            if not self.screen.keep(self.accuracy):
-                self.stopped = True
+        def on_epoch_end(self, epoch, logs=None):
+            if time.monotonic() > self.deadline:
                 self.model.stop_training = True
+
+    class LowestTrainingLoss(keras.callbacks.Callback):
+        """Holds the weights of the epoch with the lowest training loss."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best, self.weights = math.inf, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("loss", math.inf)
+            if loss < self.best:
+                self.best, self.weights = loss, self.model.get_weights()
+
+    class StopWhenAsked(keras.callbacks.Callback):
+        """A SIGTERM whose KeyboardInterrupt was swallowed still stops training within one batch."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            raise_if_stop_requested()
+
+    class Rung(keras.callbacks.Callback):
+        def __init__(self, screen: Screen) -> None:
+            super().__init__()
+            self.screen = screen
+            self.accuracy: float | None = None
+            self.stopped = False
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == self.screen.epochs and not self.model.stop_training:
+                self.accuracy = float((logs or {}).get("val_accuracy", 0.0))
+                if not self.screen.keep(self.accuracy):
+                    self.stopped = True
+                    self.model.stop_training = True
+
+    return SimpleNamespace(Deadline=Deadline, LowestTrainingLoss=LowestTrainingLoss, StopWhenAsked=StopWhenAsked,
+                           Rung=Rung)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -199,8 +200,10 @@ def test_show_and_studies_print_the_front_and_the_counts(searched, monkeypatch, 
     assert main(["studies"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("e2e "))
     c = counts(rows)
-    assert line.split()[1:8] == [str(c["trials"]), str(c["trained"]), str(c["pruned_before_training"]),
-                                 str(c["screened_out"]), str(c["failed"]), str(len(front)), f"{best['score']:.3f}"]
+    assert line.split()[1:11] == [str(c["trials"]), str(c["trained"]), str(c["seeded"]),
+                                  str(c["pruned_before_training"]), str(c["screened_out"]), str(c["failed"]),
+                                  str(c["interrupted"]), str(c["running"] + c["waiting"]), str(len(front)),
+                                  f"{best['score']:.3f}"]
     assert line.endswith(f"#{best['number']}")
 
 
@@ -349,6 +352,18 @@ CATCH = ("<script>window.__errors=[];window.addEventListener('error',function(e)
 REPORT_ERRORS = ("<script>window.addEventListener('load',function(){setTimeout(function(){var p=document."
                  "createElement('pre');p.id='js-errors';p.textContent=JSON.stringify(window.__errors);"
                  "document.body.appendChild(p)},3000)});</script>")
+# every visible text box of each figure (tick labels, titles, legend, annotations), as the browser laid it out:
+# the pairs whose boxes overlap by more than a pixel each way
+OVERLAPS = r"""<script>window.addEventListener('load',function(){setTimeout(function(){var out={};
+document.querySelectorAll('.js-plotly-plot').forEach(function(plot){var boxes=[];
+plot.querySelectorAll('svg.main-svg text').forEach(function(t){if(t.closest('.hoverlayer'))return;
+var s=(t.textContent||'').trim();if(!s)return;var r=t.getBoundingClientRect();if(r.width<=0||r.height<=0)return;
+var st=window.getComputedStyle(t);if(st.display=='none'||st.visibility=='hidden'||st.opacity=='0')return;
+boxes.push({s:s,l:r.left,t:r.top,r:r.right,b:r.bottom});});var hits=[];
+for(var i=0;i<boxes.length;i++)for(var j=i+1;j<boxes.length;j++){var a=boxes[i],b=boxes[j];
+var w=Math.min(a.r,b.r)-Math.max(a.l,b.l),h=Math.min(a.b,b.b)-Math.max(a.t,b.t);if(w>1&&h>1)hits.push([a.s,b.s]);}
+out[plot.id]={texts:boxes.length,overlaps:hits};});var p=document.createElement('pre');p.id='overlaps';
+p.textContent=JSON.stringify(out);document.body.appendChild(p);},3000)});</script>"""
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")
@@ -361,15 +376,20 @@ def test_report_renders_every_figure_without_js_errors(searched, tmp_path, monke
     figures = re.findall(r"<section id='(\w+)'>", page)
     assert {"pareto", "tradeoffs", "hypervolume", "feasibility", "layers"} <= set(figures)
     probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("<head>", "<head>" + CATCH, 1).replace("</body>", REPORT_ERRORS + "</body>", 1))
+    probe.write_text(page.replace("<head>", "<head>" + CATCH, 1)
+                     .replace("</body>", REPORT_ERRORS + OVERLAPS + "</body>", 1))
     profile = tmp_path / "profile"
-    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", probe.as_uri()],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run([CHROMIUM, *FLAGS, "--window-size=1400,1000", f"--user-data-dir={profile}",
+                          probe.as_uri()], capture_output=True, text=True, timeout=180)
     dom = out.stdout
     assert '<pre id="js-errors">[]</pre>' in dom, f"JavaScript errors: {re.findall(r'js-errors.>(.*?)<', dom)}"
     for name in figures:  # plotly drew an SVG into every figure's div
         section = dom.split(f'<section id="{name}">', 1)[1].split("</section>", 1)[0]
         assert 'class="main-svg"' in section, f"figure {name} did not render"
+    laid_out = json.loads(html.unescape(re.search(r'<pre id="overlaps">(.*?)</pre>', dom, re.S).group(1)))
+    assert set(laid_out) == {f"fig-{name}" for name in figures}
+    for figure, found in laid_out.items():
+        assert found["texts"] > 5 and not found["overlaps"], f"{figure}: text boxes overlap: {found['overlaps'][:5]}"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")

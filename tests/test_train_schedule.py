@@ -60,9 +60,9 @@ def test_plateau_schedule_runs_every_epoch_without_validation_data_and_learns():
 
 
 def test_plateau_schedule_keeps_the_lowest_training_loss_and_refuses_to_screen():
-    from nas.train import Screen, _LowestTrainingLoss, train
+    from nas.train import Screen, _callbacks, train
 
-    keep = _LowestTrainingLoss()
+    keep = _callbacks().LowestTrainingLoss()
     keep.set_model(_tiny_net())
     for epoch, loss in enumerate([0.9, 0.5, 0.7]):
         keep.model.layers[1].kernel.assign(keep.model.layers[1].kernel * 0 + epoch)  # weights tell the epoch
