@@ -12,10 +12,10 @@ def nas_search(where: Path, name: str, *, trials: int | None = None, timeout: fl
     nas.search.search: `options` are nas.search.SearchOptions fields (space, device, data, budget, seed...).
     Prints what it runs; exits with the reason if the study cannot be made or no trial succeeded. Returns
     (wall seconds, the study)."""
-    from nas.objective import quiet_tensorflow
+    from nas.quiet import import_tensorflow
     from nas.search import SearchOptions, open_search, search
 
-    quiet_tensorflow()
+    import_tensorflow()
     where = Path(where).resolve()
     storage = f"sqlite:///{where}/{name}.db"
     chosen = SearchOptions(artifacts=str(where / f"{name}.art"), **options)
@@ -30,3 +30,15 @@ def nas_search(where: Path, name: str, *, trials: int | None = None, timeout: fl
         reason, _ = outcome.fail_reasons.most_common(1)[0]
         sys.exit(f"{label or name}: every trial failed, e.g. {reason}")
     return outcome.wall_s, study
+
+
+UCR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucr"
+
+
+def ucr_file(name: str) -> Path:
+    """The UCR set NAME in ../shared/data/ucr/: NAME.npz, or the archive's NAME_TRAIN.ts (with its _TEST
+    beside it; JapaneseVowels is stored as JapaneseVowels_eq, the archive's equal-length version)."""
+    for candidate in (UCR / f"{name}.npz", UCR / f"{name}_TRAIN.ts", UCR / f"{name}_eq_TRAIN.ts"):
+        if candidate.exists():
+            return candidate
+    sys.exit(f"UCR set {name} not found in {UCR} (as {name}.npz or {name}_TRAIN.ts)")

@@ -1,0 +1,129 @@
+"""Hand-made baselines at equal cost: the published time-series architectures an engineer would start
+from, made narrower and strided until the cost models say they fit a device's budget.
+
+- FCN (Wang et al. 2017): three convolutions of 128, 256 and 128 filters (kernels 8, 5, 3), each with
+  BatchNormalization and ReLU, global average pooling, softmax.
+- ResNet (Wang et al. 2017): three residual blocks of 64, 128 and 128 filters, each three convolutions
+  (kernels 8, 5, 3) with BatchNormalization, the shortcut a 1x1 convolution where the width changes,
+  global average pooling, softmax.
+- DS-CNN (the depthwise-separable CNN of TinyML keyword-spotting guides, Zhang et al. 2017, in 1-D): a
+  convolution of 64 filters (kernel 10, stride 2), four depthwise-separable blocks of 64 (kernel 3),
+  global average pooling, softmax.
+
+An engineer shrinks every width by the same factor and strides the first convolutions; `fit` tries
+widths 1, 1/2, 1/4, ... 1/32 and the stride patterns in STRIDES, and keeps the fitting configuration with
+the most multiply-accumulates (the most capacity the budget allows). All layouts are Conv2D on
+(1, length, channels), as the spectral space builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FCN = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of each convolution
+RESNET = ((64, (8, 5, 3)), (128, (8, 5, 3)), (128, (8, 5, 3)))  # (filters, kernels) of each block
+DSCNN_STEM = (64, 10, 2)  # filters, kernel, stride
+DSCNN_BLOCKS = 4
+DSCNN_WIDTH = 64
+DIVISORS = (1, 2, 4, 8, 16, 32)
+# strides of the first three convolutions (the rest stay 1), from none to a 16-fold first reduction
+STRIDES = ((1, 1, 1), (2, 1, 1), (2, 2, 1), (4, 1, 1), (4, 2, 1), (4, 2, 2), (8, 1, 1), (8, 2, 1), (8, 2, 2),
+           (16, 1, 1), (16, 2, 1), (16, 2, 2))
+NAMES = ("fcn", "resnet", "dscnn")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One published architecture at one width and stride pattern."""
+
+    name: str
+    divisor: int  # every width divided by this
+    strides: tuple[int, int, int]
+
+    def describe(self) -> str:
+        return f"{self.name} 1/{self.divisor} strides {','.join(map(str, self.strides))}"
+
+    def build(self, input_shape: tuple[int, int], n_classes: int):
+        """An uncompiled Keras model taking (1, 1, length, channels)."""
+        import keras
+
+        return _BUILDERS[self.name](keras, input_shape, n_classes, self.divisor, self.strides)
+
+
+def _width(filters: int, divisor: int) -> int:
+    return max(2, round(filters / divisor))
+
+
+def _conv_bn_relu(layers, x, filters, kernel, stride, relu=True):
+    x = layers.Conv2D(filters, (1, kernel), strides=stride, padding="same")(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)  # folded into the convolution on conversion
+    return layers.ReLU()(x) if relu else x
+
+
+def _fcn(keras, input_shape, n_classes, divisor, strides):
+    layers = keras.layers
+    inputs = keras.Input(shape=(1, *input_shape), batch_size=1, name="signal")
+    x = inputs
+    for (filters, kernel), stride in zip(FCN, strides, strict=True):
+        x = _conv_bn_relu(layers, x, _width(filters, divisor), kernel, stride)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name="fcn")
+
+
+def _resnet(keras, input_shape, n_classes, divisor, strides):
+    layers = keras.layers
+    inputs = keras.Input(shape=(1, *input_shape), batch_size=1, name="signal")
+    x = inputs
+    for (filters, kernels), stride in zip(RESNET, strides, strict=True):
+        width = _width(filters, divisor)
+        y = x
+        for j, kernel in enumerate(kernels):
+            y = _conv_bn_relu(layers, y, width, kernel, stride if j == 0 else 1, relu=j < len(kernels) - 1)
+        shortcut = x
+        if x.shape[-1] != width or stride != 1:
+            shortcut = layers.BatchNormalization(momentum=0.9)(
+                layers.Conv2D(width, (1, 1), strides=stride, padding="same")(x))
+        x = layers.ReLU()(layers.Add()([y, shortcut]))
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name="resnet")
+
+
+def _dscnn(keras, input_shape, n_classes, divisor, strides):
+    layers = keras.layers
+    inputs = keras.Input(shape=(1, *input_shape), batch_size=1, name="signal")
+    filters, kernel, stem_stride = DSCNN_STEM
+    x = _conv_bn_relu(layers, inputs, _width(filters, divisor), kernel, stem_stride * strides[0])
+    for i in range(DSCNN_BLOCKS):
+        stride = strides[i + 1] if i + 1 < len(strides) else 1
+        x = layers.DepthwiseConv2D((1, 3), strides=stride, padding="same")(x)
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+        x = _conv_bn_relu(layers, x, _width(DSCNN_WIDTH, divisor), 1, 1)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x), name="dscnn")
+
+
+_BUILDERS = {"fcn": _fcn, "resnet": _resnet, "dscnn": _dscnn}
+
+
+def fit(name: str, input_shape: tuple[int, int], n_classes: int, device, budget):
+    """The configuration of architecture `name` that fits `budget` on `device` by the cost models (what
+    the search checks before training) with the most MACs; None if not even 1/32 width with the largest
+    strides fits. Returns (Baseline, Cost)."""
+    import keras
+
+    from cost_models import estimate
+    from cost_models.keras_graph import graph_from_keras
+
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(NAMES)}")
+    best = None
+    for divisor in DIVISORS:
+        for strides in STRIDES:  # the least striding that fits keeps the most of this width's capacity
+            candidate = Baseline(name, divisor, strides)
+            keras.backend.clear_session()
+            cost = estimate(graph_from_keras(candidate.build(input_shape, n_classes)), device)
+            if not any(v > 0 for v in cost.violations(budget).values()):
+                if best is None or cost.macs > best[1].macs:
+                    best = (candidate, cost)
+                break
+    return best
