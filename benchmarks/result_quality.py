@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--keep", help="folder to keep the studies in (default: a temporary one)")
     parser.add_argument("--max-latency-ms", type=float, default=10.0,
                         help="latency budget (default 10, as shipped); a larger one shows what the budget costs")
+    parser.add_argument("--baselines", action="store_true", help="seed each study with the hand-made baselines")
     parser.add_argument("--cv-folds", type=int, help="passed to nas search for every dataset (default: as shipped, "
                                                      "cross-validated only when the validation split is small)")
     args = parser.parse_args()
@@ -60,7 +61,7 @@ def main() -> None:
             wall, study = nas_search(where, f"quality-{name}", space="spectral", device=args.device, data=str(data),
                                      timeout=args.minutes * 60, trials=100_000, jobs=args.jobs,
                                      budget=Budget(max_latency_ms=args.max_latency_ms), epochs=args.epochs,
-                                     cv_folds=args.cv_folds, label=name)
+                                     cv_folds=args.cv_folds, baselines=args.baselines, label=name)
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])

@@ -40,6 +40,13 @@ class Baseline:
     divisor: int  # every width divided by this
     strides: tuple[int, int, int]
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "divisor": self.divisor, "strides": list(self.strides)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Baseline:
+        return cls(data["name"], int(data["divisor"]), tuple(int(s) for s in data["strides"]))
+
     def describe(self) -> str:
         return f"{self.name} 1/{self.divisor} strides {','.join(map(str, self.strides))}"
 
@@ -103,6 +110,12 @@ def _dscnn(keras, input_shape, n_classes, divisor, strides):
 
 
 _BUILDERS = {"fcn": _fcn, "resnet": _resnet, "dscnn": _dscnn}
+
+
+def fitted(input_shape: tuple[int, int], n_classes: int, device, budget) -> list[Baseline]:
+    """Every baseline architecture that some width and stride pattern fits into the budget (fit)."""
+    found = [fit(name, input_shape, n_classes, device, budget) for name in NAMES]
+    return [f[0] for f in found if f is not None]
 
 
 def fit(name: str, input_shape: tuple[int, int], n_classes: int, device, budget):

@@ -130,6 +130,7 @@ def cmd_search(args) -> int:
         space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
+        baselines=args.baselines,
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
     study, config, data, is_new = open_search(name, storage, options)
@@ -473,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
                    help="after the search, train the best K front members' architectures again for longer on "
                         f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
+    s.add_argument("--baselines", action="store_true",
+                   help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
+                        "trials of their own: the search starts where an engineer would")
     s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
     s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
                    help="Optuna sampler (default tpe; see the README for why)")

@@ -24,6 +24,7 @@ class ObjectiveOptions:
     cv_folds: int = 0  # score by k-fold cross-validated int8 accuracy (0: the validation split)
     reject_before_training: bool = True  # False only for the benchmark that measures what rejection saves
     polish: int = POLISH_DEFAULT
+    baselines: bool = False  # seed the study with the hand-made baselines at equal cost (nas.baselines)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from cost_models import DEVICES, Budget, Device, estimate, symbolic
 from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas import schema
+from nas.baselines import Baseline
 from nas.data import Dataset, extra_folds
 from nas.quantize import ConversionError, Int8Model, to_int8_tflite
 from nas.results import earlier_polish
@@ -152,15 +153,29 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         import keras
         from optuna.artifacts import upload_artifact
 
-        if schema.TrialRecord.read(trial).kind == schema.POLISH:
+        record = schema.TrialRecord.read(trial)
+        if record.kind == schema.POLISH:
             first = earlier_polish(trial.study.get_trials(deepcopy=False), trial.number)
             if first is not None:  # queued twice by processes that finished together: train it once
                 schema.write(trial, duplicate_of=first)
                 raise optuna.TrialPruned(f"trial {first} polishes this architecture already")
-        # Estimate on the shape-only build (~2 ms, no TensorFlow); build the real model only to train it.
-        shape_only = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
-                                 keras=symbolic.keras)
-        schema.write(trial, architecture=space.describe(trial.params))
+        if record.baseline is None:  # the space's architecture
+            def build(keras_module=None):
+                return space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes),
+                                   keras=keras_module)
+
+            # Estimate on the shape-only build (~2 ms, no TensorFlow); build the real model only to train it.
+            shape_only = build(symbolic.keras)
+            schema.write(trial, architecture=space.describe(trial.params))
+        else:  # a hand-made baseline (nas.baselines), or its polish
+            baseline = Baseline.from_dict(record.baseline)
+
+            def build(keras_module=None):
+                return baseline.build(dataset.input_shape, len(dataset.classes))
+
+            keras.backend.clear_session()
+            shape_only = build()
+            schema.write(trial, architecture=baseline.describe())
         predicted = estimate(graph_from_keras(shape_only), device)
         if reject_before_training:
             reject_if_over_budget(trial, predicted, budget)
@@ -169,10 +184,11 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                          broken_by_estimate=over_budget(predicted.violations(budget)))
 
         keras.backend.clear_session()
-        model = space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
+        model = build()
         recipe = recipe_for(trial, dataset, n_epochs)
         schema.write(trial, recipe=recipe)
-        screen = multi_fidelity and "polish_of" not in recipe  # a polish trial is a front member already
+        # a polish trial is a front member already; a baseline is the reference, trained whatever it scores
+        screen = multi_fidelity and "polish_of" not in recipe and record.kind != schema.BASELINE
 
         try:
             result = train(model, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val,
@@ -224,9 +240,6 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             schema.write(trial, artifacts=ids)
         score = accuracy
         if cv_folds and not broken:
-            def build():
-                return space.build(trial, input_shape=dataset.input_shape, n_outputs=len(dataset.classes))
-
             try:
                 score, per_fold = cross_validated_accuracy(
                     build, dataset, cv_folds, int(round(accuracy * len(dataset.y_val))), epochs=recipe["epochs"],

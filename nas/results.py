@@ -45,8 +45,11 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def architecture_key(params: dict) -> tuple:
-    return tuple(sorted(params.items()))
+def architecture_key(params: dict, baseline: dict | None = None) -> tuple:
+    """What makes two trials the same architecture: the space's parameters, or a baseline's own spec."""
+    if baseline is None:
+        return tuple(sorted(params.items()))
+    return (*sorted(params.items()), ("baseline", baseline["name"], baseline["divisor"], tuple(baseline["strides"])))
 
 
 def polished_architecture(trial, by_number: dict) -> tuple | None:
@@ -54,7 +57,9 @@ def polished_architecture(trial, by_number: dict) -> tuple | None:
     of its own until it starts); None for any other trial."""
     record = TrialRecord.read(trial)
     original = by_number.get(record.polish_of)
-    return architecture_key(original.params) if original and record.kind == POLISH else None
+    if not original or record.kind != POLISH:
+        return None
+    return architecture_key(original.params, TrialRecord.read(original).baseline)
 
 
 def earlier_polish(trials: list, number: int) -> int | None:
@@ -99,6 +104,7 @@ def trial_row(trial, test_scores: dict | None = None, record: TrialRecord | None
     return {
         "kind": r.kind,
         "polish_of": r.polish_of,  # trained again after the search with the long recipe
+        "baseline": r.baseline,  # a hand-made baseline's spec (nas.baselines), else None
         "format": "int8",
         "shipped": True,
         "score": r.score,

@@ -22,7 +22,8 @@ POLISH = "polish"  # a front member's architecture trained again after the searc
 STUDENT = "student"  # a sampled candidate of a distillation search
 TEACHER = "teacher"  # distillation: the teacher as given, seeded before the search
 EXACT_REDUCTION = "exact-reduction"  # distillation: the teacher with its provably dead units removed
-SEEDED_KINDS = (TEACHER, EXACT_REDUCTION)  # seeded before the search; never counted as its trials
+BASELINE = "baseline"  # classification: a published architecture shrunk to fit (nas.baselines), seeded
+SEEDED_KINDS = (TEACHER, EXACT_REDUCTION, BASELINE)  # seeded before the search; never counted as its trials
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); its parameters are tried again on resume"
 
@@ -68,6 +69,8 @@ class TrialRecord:
     shipped_format: str | None = None
     verdict: dict | None = None  # fidelity of the shipped format
     reduction: dict | None = None  # exact reduction: what was removed, over which domain
+    # hand-made baselines
+    baseline: dict | None = None  # nas.baselines.Baseline.to_dict(): built instead of the space's architecture
 
     @classmethod
     def read(cls, trial) -> TrialRecord:

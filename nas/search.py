@@ -140,10 +140,12 @@ def queue_polish(study, k: int) -> list[int]:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     done = {polished_architecture(t, trials) for t in trials.values()} - {None}
     front = [r for r in study_rows(study)
-             if r["on_front"] and r["kind"] != schema.POLISH and architecture_key(r["params"]) not in done]
+             if r["on_front"] and r["kind"] != schema.POLISH
+             and architecture_key(r["params"], r["baseline"]) not in done]
     chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
     for r in chosen:
-        schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"])
+        schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
+                       **({"baseline": r["baseline"]} if r["baseline"] else {}))
     return [r["number"] for r in chosen]
 
 
@@ -269,6 +271,7 @@ class SearchOptions:
     artifacts: str | None = None  # default: studies/NAME.artifacts
     sampler: str = "tpe"
     multi_fidelity: bool = True
+    baselines: bool = False  # seed the study with the hand-made baselines at equal cost
     cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
     polish: int = POLISH_DEFAULT
     reject_before_training: bool = True  # False only for the benchmark that measures what it saves
@@ -298,6 +301,7 @@ def open_search(name: str, storage: str, options: SearchOptions):
         artifacts=options.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve()), sampler=options.sampler,
         objective=ObjectiveOptions(
             multi_fidelity=options.multi_fidelity, reject_before_training=options.reject_before_training,
+            baselines=options.baselines,
             cv_folds=cv_folds_for(spec.get("n_val")) if options.cv_folds is None else options.cv_folds,
             polish=options.polish))
     study, config, is_new = open_for_search(name, storage, config, task.directions)

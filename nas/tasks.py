@@ -99,6 +99,18 @@ class ClassificationTask(Task):
                               artifact_store=artifact_store, multi_fidelity=o.multi_fidelity,
                               reject_before_training=o.reject_before_training, cv_folds=o.cv_folds)
 
+    def seed(self, study, config, data, on_trial=None):
+        """With `baselines`: the published architectures shrunk to fit (nas.baselines), queued as the first
+        candidates (once per study), so the search starts where an engineer would."""
+        from nas import schema
+        from nas.baselines import fitted
+
+        if not config.objective.baselines or any(schema.TrialRecord.read(t).kind == schema.BASELINE
+                                                 for t in study.get_trials(deepcopy=False)):
+            return
+        for baseline in fitted(data.input_shape, len(data.classes), config.device, config.budget):
+            schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict())
+
     def queue_polish(self, study, config):
         from nas.search import queue_polish
 

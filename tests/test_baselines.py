@@ -36,3 +36,34 @@ def test_an_unknown_baseline_is_named():
 
     with pytest.raises(ValueError, match="unknown baseline 'lstm'"):
         fit("lstm", (150, 1), 3, DEVICES["nano33"], Budget())
+
+
+@pytest.mark.slow
+def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, monkeypatch):
+    from nas.cli import main
+    from nas.lightcurves import generate
+    from nas.results import counts, study_rows
+    from nas.schema import BASELINE, POLISH, TrialRecord
+    from nas.study import default_storage, load
+
+    x, y = generate(per_class=6, seed=3, length=150)
+    np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "2", "--baselines", "--study", "b",
+                 "--cv-folds", "0"]) == 0
+    study, config = load("b", default_storage("b"))
+    records = [TrialRecord.read(t) for t in study.trials]
+    seeded = [r for r in records if r.kind == BASELINE]
+    assert config.objective.baselines and [r.baseline["name"] for r in seeded] == ["fcn", "resnet", "dscnn"]
+    assert [t.number for t in study.trials if TrialRecord.read(t).kind == BASELINE] == [0, 1, 2]  # first
+    for r in seeded:
+        assert r.trained and not r.screened_out and r.architecture.startswith(r.baseline["name"] + " 1/")
+        assert r.feasible and r.cost["latency_ms"] <= 10.0  # fitted by the estimate, confirmed by the shipped file
+    assert sum(r.kind not in (BASELINE, POLISH) for r in records) == 2  # --trials counts the search's own
+    for r in records:  # a polished baseline is the same baseline, trained longer
+        if r.kind == POLISH and records[r.polish_of].baseline:
+            assert r.baseline == records[r.polish_of].baseline and r.architecture == records[r.polish_of].architecture
+    c = counts(study_rows(study))
+    assert c["trained"] == sum(r.trained for r in records) and c["trials"] == len(records)
+    assert main(["resume", "b", "--trials", "1"]) == 0  # seeded once per study
+    assert sum(TrialRecord.read(t).kind == BASELINE for t in load("b", default_storage("b"))[0].trials) == 3
