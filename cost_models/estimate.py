@@ -26,10 +26,14 @@ class Budget:
     max_ram_bytes: int = 50 * 1024
     max_latency_ms: float = 10.0
     count_runtime: bool = False
+    max_params: int | None = None  # weights and biases, as the guides count them (None: no limit)
+    max_macs: int | None = None  # multiply-accumulates of one inference (None: no limit)
 
     def __post_init__(self) -> None:
-        for name in ("max_flash_bytes", "max_ram_bytes", "max_latency_ms"):
+        for name in ("max_flash_bytes", "max_ram_bytes", "max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
+            if value is None and name in ("max_params", "max_macs"):
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"budget {name} must be positive, got {value}")
 
@@ -53,11 +57,16 @@ class Cost:
     def violations(self, budget: Budget) -> dict[str, float]:
         """> 0 means over budget, by that fraction of it (what `trial.set_constraint` wants)."""
         runtime = budget.count_runtime
-        return {
+        over = {
             "flash": (self.flash_bytes + runtime * self.runtime_flash_bytes) / budget.max_flash_bytes - 1,
             "ram": (self.ram_bytes + runtime * self.runtime_ram_bytes) / budget.max_ram_bytes - 1,
             "latency": self.latency_ms / budget.max_latency_ms - 1,
         }
+        if budget.max_params is not None:  # only when set: a study's constraints keep one length
+            over["params"] = self.params / budget.max_params - 1
+        if budget.max_macs is not None:
+            over["macs"] = self.macs / budget.max_macs - 1
+        return over
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ram_bytes": self.ram_bytes}

@@ -315,7 +315,18 @@ def _budget(args):
     from cost_models import Budget
 
     return Budget(int(args.max_flash_kb * 1024), int(args.max_ram_kb * 1024), args.max_latency_ms,
-                  count_runtime=args.count_runtime)
+                  count_runtime=args.count_runtime, max_params=args.max_params, max_macs=args.max_macs)
+
+
+def _add_budget_options(parser) -> None:
+    parser.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
+    parser.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
+    parser.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
+    parser.add_argument("--max-params", type=_positive(int), help="weights and biases (default: no limit)")
+    parser.add_argument("--max-macs", type=_positive(int),
+                        help="multiply-accumulates per inference (default: no limit)")
+    parser.add_argument("--count-runtime", action="store_true",
+                        help="budgets also pay for the TFLM library (default: the model's own bytes only)")
 
 
 def cmd_cost(args) -> int:
@@ -344,8 +355,10 @@ def cmd_cost(args) -> int:
               f"{r['arena_live_bytes']:>12} {r['scratch_bytes']:>9} {r['cycles']:>9} {r['ms']:>7.3f}")
     counted = ("model + TFLM runtime" if budget.count_runtime
                else "the model's own figures; the TFLM runtime is beside them (--count-runtime to include it)")
+    limits = "".join(f", {words} {value}" for words, value in (("params", budget.max_params), ("MACs", budget.max_macs))
+                     if value is not None)
     print(f"\nBudget: flash {budget.max_flash_bytes} B, RAM {budget.max_ram_bytes} B, "
-          f"latency {budget.max_latency_ms} ms ({counted})")
+          f"latency {budget.max_latency_ms} ms{limits} ({counted})")
     print(f"{'device':9} {'kernels':9} {'flash B':>8} {'arena B':>8} {'scratch':>8} {'persist B':>9} "
           f"{'runtime flash/RAM B':>19} {'latency ms':>10}  verdict")
     for v in matrix:
@@ -484,11 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs of a full training (default: 20, or up to 120 on a small training set "
                         "so a training takes at least 500 gradient steps)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
-    s.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
-    s.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
-    s.add_argument("--count-runtime", action="store_true",
-                   help="budgets also pay for the TFLM library (default: the model's own bytes only)")
+    _add_budget_options(s)
     s.add_argument("--teacher", help="mlp space: the Keras teacher (.keras or .h5) its students reproduce")
     s.add_argument("--rtol", type=float, default=1e-2, help="mlp space: relative tolerance per output")
     s.add_argument("--atol", type=float, default=1e-3, help="mlp space: absolute tolerance per output")
@@ -534,11 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("model")
     k.add_argument("--device", default="nano33", help="board name, a .toml file, or 'all'")
     k.add_argument("--json", action="store_true")
-    k.add_argument("--max-flash-kb", type=_positive(float), default=100.0)
-    k.add_argument("--max-ram-kb", type=_positive(float), default=50.0)
-    k.add_argument("--max-latency-ms", type=_positive(float), default=10.0)
-    k.add_argument("--count-runtime", action="store_true",
-                   help="budgets also pay for the TFLM library (default: the model's own bytes only)")
+    _add_budget_options(k)
     k.set_defaults(func=cmd_cost)
 
     cal = sub.add_parser("calibrate", help="fit a device's latency coefficients to measured latencies")

@@ -53,7 +53,8 @@ def _hover(r: dict) -> str:
             + (f"<br>over budget: {', '.join(r['broken'])}" if r["broken"] else ""))
 
 
-BUDGET_COLOURS = {"flash": "#d62728", "ram": "#9467bd", "latency": "#ff7f0e"}
+BUDGET_COLOURS = {"flash": "#d62728", "ram": "#9467bd", "latency": "#ff7f0e", "params": "#8c564b",
+                  "macs": "#e377c2"}
 
 
 KB = 1024
@@ -91,7 +92,7 @@ def pareto_figure(rows: list[dict], config):
         mode="lines+markers", name="Pareto front", line={"shape": "hv", "color": "#1f77b4"},
         marker={"size": 11, "color": "#1f77b4"}, hovertext=[_hover(r) for r in front], hoverinfo="text"),
         row=1, col=1)
-    for budget in ("flash", "ram", "latency"):
+    for budget in BUDGET_COLOURS:
         group = [by_number[p["trial"]] for p in data["rejected"] if budget in p["broken"]]
         if group:
             fig.add_trace(go.Scatter(

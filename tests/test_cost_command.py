@@ -91,3 +91,40 @@ def test_lambda_layers_are_refused(tmp_path, capsys):
     assert main(["cost", str(path)]) == 2
     err = capsys.readouterr().err
     assert "not a loadable Keras model" in err and "Traceback" not in err
+
+
+def test_parameter_and_operation_budgets_are_checked_like_the_others(small_model, capsys):
+    from cost_models import Budget, Cost
+
+    cost = Cost(flash_bytes=1000, arena_bytes=100, persistent_bytes=10, latency_ms=1.0, macs=2000, params=500)
+    assert set(cost.violations(Budget())) == {"flash", "ram", "latency"}  # unset: not a constraint at all
+    over = cost.violations(Budget(max_params=400, max_macs=4000))
+    assert over["params"] == pytest.approx(0.25) and over["macs"] == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="max_macs must be positive"):
+        Budget(max_macs=0)
+    capsys.readouterr()
+    # the model: conv 8 filters (5 weights + 1 bias each) and a dense 256 -> 3: 48 + 771 = 819 params, 3328 MACs
+    assert main(["cost", str(small_model), "--device", "all", "--json", "--max-params", "800"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["budget"]["max_params"] == 800
+    assert all(d["over_budget"] == ["params"] and not d["fits"] for d in report["devices"])
+    assert main(["cost", str(small_model), "--device", "nano33", "--max-macs", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "MACs 1000" in out and "over macs" in out
+
+
+def test_a_search_rejects_candidates_over_a_parameter_budget_before_training(tmp_path, monkeypatch, capsys):
+    from nas.lightcurves import generate
+    from nas.schema import TrialRecord
+    from nas.study import default_storage, load
+
+    x, y = generate(per_class=6, seed=4, length=64)
+    np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--data", "d.npz", "--trials", "4", "--max-params", "60", "--study", "p"]) == 0
+    study, config = load("p", default_storage("p"))
+    assert config.budget.max_params == 60
+    for t in study.trials:  # no architecture of the space has 60 parameters or fewer
+        r = TrialRecord.read(t)
+        assert t.state.name == "PRUNED" and not r.trained and "params" in r.broken and t.constraints
+    assert "No trained model within the budget yet." in capsys.readouterr().out
