@@ -322,10 +322,6 @@ class SearchOutcome:
     wall_s: float = 0.0
     rows: list[dict] = field(default_factory=list)  # every trial's rows, front marked and scored on test
 
-    @property
-    def front(self) -> list[dict]:
-        return [r for r in self.rows if r["on_front"]]
-
 
 def search(study, config: RunConfig, *, storage: str, n_trials: int | None, timeout: float | None = None,
            jobs: int = 1, data=None, takes_over: dict[str, int] | None = None, progress: Progress | None = None,
