@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -241,6 +242,8 @@ def cmd_export(args) -> int:
     from nas.export import export_trial
     from nas.results import study_rows
 
+    if args.onnx and importlib.util.find_spec("onnx") is None:
+        raise UsageError("--onnx needs the onnx package: pip install 'mcu-nas[onnx]'")
     study, config, storage = _open(args)
     if args.trial is not None:
         numbers = [args.trial]
@@ -253,7 +256,7 @@ def cmd_export(args) -> int:
             raise UsageError(f"study {args.name!r} has no trained model within its budget to export")
     out_root = Path(args.out) if args.out else REPORTS_DIR / args.name / "models"
     for n in numbers:
-        print(export_trial(study, config, study.trials[n], out_root, storage))
+        print(export_trial(study, config, study.trials[n], out_root, storage, onnx=args.onnx))
     return 0
 
 
@@ -538,6 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--trial", type=int)
             g.add_argument("--pareto", action="store_true", help="every model on the front (default)")
             c.add_argument("--out", help="folder (default: reports/NAME/models)")
+            c.add_argument("--onnx", action="store_true",
+                           help="also write model.onnx of the float model (needs: pip install 'mcu-nas[onnx]')")
 
     k = sub.add_parser("cost", help="cost a .keras or int8 .tflite model on a device, op by op")
     k.add_argument("model")

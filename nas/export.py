@@ -51,7 +51,9 @@ def _intervals(accuracies: dict[str, float | None], data: dict) -> dict:
     return out
 
 
-def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: str) -> Path:
+def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: str, *, onnx: bool = False) -> Path:
+    """Write the trial's .keras, shipped .tflite, C header, Arduino sketch and model card under
+    out_root/trial-N; with `onnx`, also model.onnx of the float Keras model (nas.onnx_export)."""
     from cost_models.arena import plan_arena
     from cost_models.persistent import persistent_bytes
     from cost_models.scratch import scratch_requests
@@ -142,5 +144,23 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "epochs": record.epochs_planned if record.epochs_planned is not None else config.epochs,
         "training": record.recipe,  # epochs, early-stopping patience, augmentation; polish_of: see README
     }
+    if onnx:
+        card["onnx"] = _write_onnx(out)
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out
+
+
+def _write_onnx(out: Path) -> dict:
+    """model.onnx beside model.keras: the float model, for runtimes other than tflite-micro."""
+    from nas.onnx_export import OPSET, OnnxExportError, write_onnx
+    from nas.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    try:
+        write_onnx(keras.models.load_model(out / "model.keras", compile=False), out / "model.onnx")
+    except OnnxExportError as exc:
+        raise ExportError(str(exc)) from None
+    return {"file": "model.onnx", "opset": OPSET, "of": "the float Keras model (model.keras), not the "
+            "quantized .tflite: its accuracy is the float one"}

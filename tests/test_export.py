@@ -23,7 +23,7 @@ def exported(tmp_path_factory):
     shutil.copytree(OLD, root / "studies", ignore=shutil.ignore_patterns("README.md"))
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
-    assert main(["export", "old-spectral", "--trial", "4"]) == 0
+    assert main(["export", "old-spectral", "--trial", "4", "--onnx"]) == 0
     assert main(["export", "old-mlp", "--trial", "1"]) == 0  # a float32 student
     mp.undo()
     return {"int8": root / "reports" / "old-spectral" / "models" / "trial-4",
@@ -88,3 +88,24 @@ def test_the_header_compiles(exported, tmp_path, compiler, flags, ext, fmt):
     out = subprocess.run([compiler, *flags, str(source), "-o", str(tmp_path / "use.o")], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_onnx_file_computes_what_the_keras_model_computes(exported):
+    """`--onnx` writes the float model; onnxruntime's outputs on the study's own validation series match
+    Keras's within 1e-5, and the card says which model it is."""
+    import keras
+    import onnxruntime
+
+    from nas import data as data_mod
+    from nas.train import as_model_input
+
+    out = exported["int8"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["onnx"]["file"] == "model.onnx" and "float" in card["onnx"]["of"]
+    x = as_model_input(data_mod.load(card["data"]).x_val).astype("float32")
+    model = keras.models.load_model(out / "model.keras", compile=False)
+    expected = np.concatenate([model(x[i:i + 1], training=False).numpy() for i in range(len(x))])
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= 1e-5
