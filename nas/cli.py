@@ -242,8 +242,8 @@ def cmd_export(args) -> int:
     from nas.export import export_trial
     from nas.results import study_rows
 
-    if args.onnx and importlib.util.find_spec("onnx") is None:
-        raise UsageError("--onnx needs the onnx package: pip install 'mcu-nas[onnx]'")
+    if args.onnx and importlib.util.find_spec("tf2onnx") is None:
+        raise UsageError("--onnx needs tf2onnx: pip install 'mcu-nas[onnx]'")
     study, config, storage = _open(args)
     if args.trial is not None:
         numbers = [args.trial]

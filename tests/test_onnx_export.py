@@ -1,12 +1,12 @@
-"""nas.onnx_export: every layer the spaces and baselines build, written as ONNX and run in onnxruntime,
-gives Keras's outputs within 1e-5; what it cannot write is refused by name."""
+"""nas.onnx_export: models of every space and baseline, converted to ONNX and run in onnxruntime, give
+Keras's outputs within 1e-5, for a batch of inputs (the ONNX batch dimension is free)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx", reason="the onnx extra is not installed: pip install 'mcu-nas[onnx]'")
+pytest.importorskip("tf2onnx", reason="the onnx extra is not installed: pip install 'mcu-nas[onnx]'")
 onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (test extra)")
 
 
@@ -62,24 +62,13 @@ def test_an_mlp_student_matches_keras():
         assert _max_difference(model, (9,), np.random.default_rng(2)) <= 1e-5, trial.params
 
 
-def test_a_layer_it_cannot_write_is_named():
-    import keras
-
-    from nas.onnx_export import OnnxExportError, to_onnx
-
-    inputs = keras.Input(shape=(20, 3))
-    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.LSTM(4, name="recurrent")(inputs)))
-    with pytest.raises(OnnxExportError, match="recurrent.*LSTM"):
-        to_onnx(model)
-
-
 def test_export_without_the_onnx_package_is_one_line(monkeypatch, capsys, tmp_path):
     import importlib.util
 
     from nas.cli import main
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
     monkeypatch.chdir(tmp_path)
     assert main(["export", "anything", "--trial", "0", "--onnx"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
