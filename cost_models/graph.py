@@ -44,6 +44,14 @@ class Op:
     kind: str  # TFLite builtin operator name, e.g. "CONV_2D"
     inputs: tuple[int, ...]  # tensor indices; -1 for an omitted optional input
     outputs: tuple[int, ...]
+    stride: tuple[int, int] = (1, 1)  # convolutions: (height, width)
+    padding: tuple[int, int] = (0, 0)  # convolutions: TFLM's padding (height, width), before the input
+
+
+def same_padding(in_size: int, out_size: int, kernel: int, stride: int) -> int:
+    """The padding TFLM computes for "same" on one axis (ComputePaddingHeightWidth): half the total,
+    rounded down (the odd value goes after the input)."""
+    return max((out_size - 1) * stride + kernel - in_size, 0) // 2
 
 
 @dataclass(frozen=True)

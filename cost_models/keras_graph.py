@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from cost_models.graph import Graph, Op, Tensor, UnsupportedOpError
+from cost_models.graph import Graph, Op, Tensor, UnsupportedOpError, same_padding
 
 _FUSABLE = {"relu", "relu6", "linear"}
 _ACT_OPS = {"sigmoid": ["LOGISTIC"], "tanh": ["TANH"], "softmax": ["SOFTMAX"],
@@ -37,6 +37,16 @@ def _activation_name(layer) -> str:
     return name
 
 
+def _geometry(layer, in_shape, out_shape) -> dict:
+    """Op's stride and padding of a Keras convolution on NHWC shapes."""
+    stride = tuple(int(s) for s in layer.strides)
+    if layer.padding != "same":
+        return {"stride": stride, "padding": (0, 0)}
+    kernel = tuple(int(k) for k in layer.kernel_size)
+    return {"stride": stride, "padding": tuple(same_padding(in_shape[1 + i], out_shape[1 + i], kernel[i], stride[i])
+                                               for i in (0, 1))}
+
+
 class _Builder:
     def __init__(self) -> None:
         self.tensors: list[Tensor] = []
@@ -47,9 +57,10 @@ class _Builder:
         self.tensors.append(Tensor(tuple(shape), itemsize, constant, name))
         return len(self.tensors) - 1
 
-    def op(self, kind: str, inputs: list[int], out_shape, name="") -> int:
+    def op(self, kind: str, inputs: list[int], out_shape, name="", **geometry) -> int:
+        """`geometry`: a convolution's stride and padding (Op's fields)."""
         out = self.tensor(out_shape, name=name)
-        self.ops.append(Op(kind, tuple(inputs), (out,)))
+        self.ops.append(Op(kind, tuple(inputs), (out,), **geometry))
         self.producer[out] = len(self.ops) - 1
         return out
 
@@ -90,14 +101,15 @@ def graph_from_keras(model) -> Graph:
             in_c = b.tensors[x[0]].shape[-1]
             w = b.tensor((layer.filters, kh, kw, in_c), 1, True, name + "/kernel")
             bias = b.tensor((layer.filters,), 4, True, name + "/bias") if layer.use_bias else -1
-            y = b.op("CONV_2D", [x[0], w, bias], out_shape, name)
+            y = b.op("CONV_2D", [x[0], w, bias], out_shape, name, **_geometry(layer, b.tensors[x[0]].shape, out_shape))
             y = b.activation(y, _activation_name(layer), name)
         elif kind == "DepthwiseConv2D":
             kh, kw = layer.kernel_size
             out_c = out_shape[-1]
             w = b.tensor((1, kh, kw, out_c), 1, True, name + "/kernel")
             bias = b.tensor((out_c,), 4, True, name + "/bias") if layer.use_bias else -1
-            y = b.op("DEPTHWISE_CONV_2D", [x[0], w, bias], out_shape, name)
+            y = b.op("DEPTHWISE_CONV_2D", [x[0], w, bias], out_shape, name,
+                     **_geometry(layer, b.tensors[x[0]].shape, out_shape))
             y = b.activation(y, _activation_name(layer), name)
         elif kind == "Dense":
             in_shape = b.tensors[x[0]].shape

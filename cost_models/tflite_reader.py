@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
-from cost_models.graph import Graph, Op, Tensor
+from cost_models.graph import Graph, Op, Tensor, same_padding
 
 _ITEMSIZE = {
     fb.TensorType.FLOAT32: 4, fb.TensorType.FLOAT16: 2, fb.TensorType.INT32: 4,
@@ -18,6 +18,23 @@ _OP_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswi
 def _builtin_code(code: fb.OperatorCode) -> int:
     # The schema keeps a deprecated int8 field for codes < 127 and a wide field for the rest.
     return max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+
+
+def _geometry(op, kind: str, tensors: list[Tensor], ins, outs) -> dict:
+    """A convolution's stride and TFLM padding, from its builtin options."""
+    if kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return {}
+    options_type = fb.Conv2DOptions if kind == "CONV_2D" else fb.DepthwiseConv2DOptions
+    table = op.BuiltinOptions()
+    if table is None:
+        return {}
+    options = options_type()
+    options.Init(table.Bytes, table.Pos)
+    stride = (int(options.StrideH()), int(options.StrideW()))
+    if options.Padding() != fb.Padding.SAME:
+        return {"stride": stride, "padding": (0, 0)}
+    x, w, y = tensors[ins[0]].shape, tensors[ins[1]].shape, tensors[outs[0]].shape
+    return {"stride": stride, "padding": tuple(same_padding(x[1 + i], y[1 + i], w[1 + i], stride[i]) for i in (0, 1))}
 
 
 def read_tflite(data: bytes) -> Graph:
@@ -49,7 +66,7 @@ def read_tflite(data: bytes) -> Graph:
             kind = "CUSTOM:" + model.OperatorCodes(op.OpcodeIndex()).CustomCode().decode()
         ins = tuple(int(x) for x in op.InputsAsNumpy()) if op.InputsLength() else ()
         outs = tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-        ops.append(Op(kind, ins, outs))
+        ops.append(Op(kind, ins, outs, **_geometry(op, kind, tensors, ins, outs)))
     return Graph(
         tensors=tuple(tensors),
         ops=tuple(ops),

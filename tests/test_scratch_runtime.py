@@ -13,13 +13,30 @@ from cost_models.runtime import FRAMEWORK_FLASH_BYTES, runtime_footprint
 from cost_models.scratch import scratch_requests
 
 
-def _one_op(kind: str, x: tuple, w: tuple | None, y: tuple) -> Graph:
+def _one_op(kind: str, x: tuple, w: tuple | None, y: tuple, **geometry) -> Graph:
     tensors = [Tensor(x, 1, False), Tensor(y, 1, False)]
     inputs: tuple[int, ...] = (0,)
     if w is not None:
         tensors += [Tensor(w, 1, True), Tensor((w[0] if kind == "CONV_2D" else w[-1],), 4, True)]
         inputs = (0, 2, 3)
-    return Graph(tuple(tensors), (Op(kind, inputs, (1,)),), (0,), (1,))
+    return Graph(tuple(tensors), (Op(kind, inputs, (1,), **geometry),), (0,), (1,))
+
+
+def test_esp_nn_on_the_esp32_s3_asks_what_its_scratch_size_functions_compute():
+    """Sizes worked by hand from esp_nn_get_conv_scratch_size_esp32s3 and
+    esp_nn_get_depthwise_conv_scratch_size_esp32s3 (esp-nn @d45b843) for these shapes."""
+    # 1x1, stride 1: 12 channels padded to 16 (50 x 16 B), filters 16 x 16, transpose 2 x 8 x 16, margin 64
+    pointwise = _one_op("CONV_2D", (1, 1, 50, 12), (16, 1, 1, 12), (1, 1, 50, 16))
+    assert scratch_requests(pointwise, "esp-nn", "xtensa-lx7") == [(0, 800 + 256 + 256 + 64)]
+    # 1x5 stride 2 "same" (TFLM pads 1 on the left): padded input 52 x 3, filters 5 x 16 x 8, filter rows
+    # aligned to 16 x 8, right/bottom boundary (50 + 4) x 3, margin 64, offsets 8 x 4
+    conv = _one_op("CONV_2D", (1, 1, 50, 3), (8, 1, 5, 3), (1, 1, 25, 8), stride=(1, 2), padding=(0, 1))
+    assert scratch_requests(conv, "esp-nn", "xtensa-lx7") == [(0, 156 + 640 + 128 + 162 + 64 + 32)]
+    # depthwise 1x3, 16 channels, multiplier 1: int16 copies of filter and input, + 32
+    dw = _one_op("DEPTHWISE_CONV_2D", (1, 1, 40, 16), (1, 1, 3, 16), (1, 1, 40, 16), padding=(0, 1))
+    assert scratch_requests(dw, "esp-nn", "xtensa-lx7") == [(0, 2 * (48 + 640) + 32)]
+    # the ESP32's generic kernels ask for none
+    assert scratch_requests(conv, "esp-nn", "xtensa-lx6") == scratch_requests(dw, "esp-nn", "xtensa-lx6") == []
 
 
 def test_cmsis_nn_conv_im2col_follows_its_buffer_size_function():
