@@ -48,6 +48,7 @@ def verdicts(graph: Graph, devices: list[Device], budget: Budget, flash_bytes: i
             "over_budget": [k for k, v in violations.items() if v > 0],
             "fits": fits_board and all(v <= 0 for v in violations.values()),
             "latency_source": kernel_model(device).source,
+            "latency_engine": kernel_model(device).engine,
             "kernels": device.kernels,
             "runtime_source": runtime_footprint(graph, device).source,
         })

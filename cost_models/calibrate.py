@@ -1,21 +1,24 @@
 """Fit a device's latency coefficients to the user's own measurements.
 
-Each coefficient set of an op kind (fixed, per MAC, per element) is scaled by one multiplier per
-kind present in the measured models, plus one for the invoke overhead. Multipliers are fitted in log
-space with scipy's least squares on relative errors, with a weak pull toward 1 (`prior_weight`) so
-that a handful of measurements cannot send a kind the data barely sees to an absurd value.
+Each loop cost of the device's model (cost_models/kernels.py: dispatch per op, MACs per kernel
+family, im2col, requantization, ...) that the measured models exercise is scaled by one multiplier;
+for a device file calibrated before the loop model, each op kind's coefficients are. Multipliers are
+fitted in log space with scipy's least squares on relative errors, with a weak pull toward 1
+(`prior_weight`) so that a handful of measurements cannot send a loop the data barely sees to an
+absurd value.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from cost_models.device import Device
 from cost_models.graph import Graph
+from cost_models.kernels import FEATURES, op_features
 from cost_models.latency import KernelModel, kernel_model
 
 
@@ -53,15 +56,27 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     return rows
 
 
-def _scaled(base: KernelModel, kinds: list[str], log_m: np.ndarray) -> KernelModel:
-    m = dict(zip(kinds, np.exp(log_m[1:]).tolist(), strict=True))
-    ops = {k: c.scaled(m.get(k, 1.0)) for k, c in base.ops.items()}
-    return KernelModel(base.key, base.source, base.invoke * float(np.exp(log_m[0])),
-                       base.odd_channel_penalty, ops)
+def _scaled(base: KernelModel, names: list[str], log_m: np.ndarray) -> KernelModel:
+    """`base` with the costs of `names` (loops, or op kinds with "invoke" for an old per-kind model)
+    multiplied by exp(log_m)."""
+    m = dict(zip(names, np.exp(log_m).tolist(), strict=True))
+    if base.path is not None:
+        return replace(base, costs={k: v * m.get(k, 1.0) for k, v in base.costs.items()})
+    return replace(base, invoke=base.invoke * m.get("invoke", 1.0),
+                   ops={k: c.scaled(m.get(k, 1.0)) for k, c in base.ops.items()})
+
+
+def _names(base: KernelModel, graphs: list[Graph]) -> list[str]:
+    """What calibration scales: the loops the measured models run (nonzero cost and count), or for a
+    per-kind model "invoke" and the op kinds present."""
+    if base.path is None:
+        return ["invoke", *sorted({op.kind for g in graphs for op in g.ops})]
+    used = {f for g in graphs for op in g.ops for f, v in op_features(g, op, base.path).items() if v}
+    return [f for f in FEATURES if f in used and base.costs.get(f)]
 
 
 def predict_ms(model: KernelModel, graph: Graph, clock_hz: int) -> float:
-    return (model.invoke + sum(model.op_cycles(graph, op) for op in graph.ops)) / clock_hz * 1e3
+    return model.cycles(graph) / clock_hz * 1e3
 
 
 @dataclass(frozen=True)
@@ -74,24 +89,32 @@ class Calibration:
 
 
 def calibrate(device: Device, graphs: list[Graph], measured_ms: list[float],
-              prior_weight: float = 0.1) -> Calibration:
+              prior_weight: float = 0.3) -> Calibration:
+    """One multiplier for the whole board (its speed against the built-in model: clock-independent
+    effects such as flash wait states or another runtime) times one per loop, fitted together; only the
+    per-loop ones are pulled toward 1 (`prior_weight`), so two similar models move the board's speed,
+    not the loops they cannot tell apart."""
     from scipy.optimize import least_squares
 
     base = kernel_model(device)
-    kinds = sorted({op.kind for g in graphs for op in g.ops})
+    names = _names(base, graphs)
     y = np.asarray(measured_ms, float)
 
-    def residuals(log_m):
-        km = _scaled(base, kinds, log_m)
-        pred = np.array([predict_ms(km, g, device.clock_hz) for g in graphs])
-        return np.concatenate([(pred - y) / y, prior_weight * log_m])
+    def multipliers_of(x):
+        return x[0] + x[1:]  # log of (board x loop) per name
 
-    x0 = np.zeros(len(kinds) + 1)
-    fit = least_squares(residuals, x0, bounds=(np.log(1e-3), np.log(1e3)))
-    after = _scaled(base, kinds, fit.x)
+    def residuals(x):
+        km = _scaled(base, names, multipliers_of(x))
+        pred = np.array([predict_ms(km, g, device.clock_hz) for g in graphs])
+        return np.concatenate([(pred - y) / y, prior_weight * x[1:]])
+
+    bound = np.log(1e3)
+    fit = least_squares(residuals, np.zeros(len(names) + 1), bounds=(-bound, bound))
+    log_m = multipliers_of(fit.x)
+    after = _scaled(base, names, log_m)
     before_err = np.array([predict_ms(base, g, device.clock_hz) for g in graphs]) / y - 1
     after_err = np.array([predict_ms(after, g, device.clock_hz) for g in graphs]) / y - 1
-    multipliers = {"invoke": float(np.exp(fit.x[0])), **dict(zip(kinds, np.exp(fit.x[1:]).tolist(), strict=True))}
+    multipliers = dict(zip(names, np.exp(log_m).tolist(), strict=True))
     return Calibration(base, after, multipliers, before_err, after_err)
 
 
@@ -113,11 +136,16 @@ def device_toml(device: Device, name: str, model: KernelModel, source: str) -> s
         "",
         "[coefficients]",
         f"source = {_toml_value(source)}",
-        f"invoke = {float(model.invoke)!r}",
-        f"odd_channel_penalty = {float(model.odd_channel_penalty)!r}",
-        "",
-        "[coefficients.ops]",
+        f"engine = {_toml_value(model.engine + ' (calibrated)')}",
+        *(f"{k} = {float(v)!r}" for k, v in (("float32_per_mac", model.float32_per_mac),
+                                             ("float32_factor", model.float32_factor)) if v is not None),
     ]
+    if model.path is not None:
+        lines += [f"path = {_toml_value(model.path)}", "", "[coefficients.cost]",
+                  *(f"{k} = {float(v)!r}" for k, v in model.costs.items())]
+        return "\n".join(lines) + "\n"
+    lines += [f"invoke = {float(model.invoke)!r}", f"odd_channel_penalty = {float(model.odd_channel_penalty)!r}",
+              "", "[coefficients.ops]"]
     for kind, c in sorted(model.ops.items()):
         fields = ", ".join(f"{f} = {v!r}" for f, v in asdict(c.scaled(1.0)).items())
         lines.append(f"{kind} = {{ {fields} }}")

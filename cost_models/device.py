@@ -14,7 +14,7 @@ class Device:
 
     name: str
     title: str
-    core: str  # "cortex-m4f", "cortex-m0plus", "xtensa-lx6", "arm1176"
+    core: str  # "cortex-m4f", "cortex-m33", "cortex-m0plus", "xtensa-lx6", "xtensa-lx7", "arm1176"
     clock_hz: int
     sram_bytes: int
     flash_bytes: int

@@ -1,22 +1,30 @@
-"""Per-device latency: invoke overhead + a sum over operators of cycles, divided by the clock.
+"""Per-device latency: a sum over operators of cycles, divided by the clock.
 
-Per op: fixed + macs * per_mac (x odd_channel_penalty when CMSIS-NN's 4-channel SIMD path does not
-apply) + output_elements * per_output + input_elements * per_input. Coefficients and their sources
-are in kernels.toml; an op with no coefficients is an error, never zero.
+The built-in model counts the loops each operator's kernel runs on the board's kernel library
+(cost_models/kernels.py: MACs per kernel family, scalar remainders, im2col copies, requantized outputs,
+one dispatch per op) and multiplies them by per-iteration cycle costs fitted to published measurements
+(kernels.toml, with their sources; `benchmarks/latency_accuracy.py` reproduces the fit and its
+held-out errors). float32 ops run TFLM's reference kernels: MACs times `float32_per_mac`, the other
+loops times `float32_factor` (assumed, see kernels.toml).
+
+Device files calibrated before the loop model carry per-op-kind coefficients (fixed + per MAC +
+per output + per input element); those are still read and used as they are.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, field
 from importlib import resources
 
 from cost_models.device import Device
-from cost_models.graph import MAC_OPS, Graph, Op, UnsupportedOpError
+from cost_models.graph import MAC_OPS, SUPPORTED_OPS, Graph, Op, UnsupportedOpError
+from cost_models.kernels import FEATURES, PATHS, op_features
 
 
 @dataclass(frozen=True)
 class OpCoefficients:
+    """Per-op-kind coefficients of device files calibrated before the loop model."""
     fixed: float = 0.0
     per_mac: float = 0.0
     per_output: float = 0.0
@@ -33,22 +41,37 @@ class OpCoefficients:
 class KernelModel:
     key: str
     source: str
-    invoke: float
-    odd_channel_penalty: float
-    ops: dict[str, OpCoefficients]
+    engine: str  # the runtime and kernel library modelled, e.g. "TFLM + CMSIS-NN (DSP path)"
+    path: str | None = None  # loop model: cost_models.kernels path
+    costs: dict[str, float] = field(default_factory=dict)  # loop model: cycles per loop iteration
     float32_per_mac: float | None = None  # reference float kernels (kernels.toml: assumed, not fitted)
     float32_factor: float | None = None
+    invoke: float = 0.0  # per-op-kind model only
+    odd_channel_penalty: float = 1.0  # per-op-kind model only
+    ops: dict[str, OpCoefficients] = field(default_factory=dict)  # per-op-kind model only
 
     def op_cycles(self, graph: Graph, op: Op) -> float:
+        if op.kind not in SUPPORTED_OPS:
+            raise UnsupportedOpError(f"operator {op.kind} has no latency model for {self.key}")
+        is_float = bool(op.outputs) and graph.tensors[op.outputs[0]].itemsize == 4
+        if is_float and (self.float32_per_mac is None or self.float32_factor is None):
+            raise UnsupportedOpError(f"float32 {op.kind} has no latency coefficients for {self.key}")
+        if self.path is None:
+            return self._per_kind_cycles(graph, op, is_float)
+        loops = op_features(graph, op, self.path)
+        if is_float:
+            macs = graph.macs(op)
+            rest = sum(self.costs.get(f, 0.0) * v for f, v in loops.items() if not f.endswith("_mac") and f != "op")
+            return self.costs.get("op", 0.0) + macs * self.float32_per_mac + rest * self.float32_factor
+        return sum(self.costs.get(f, 0.0) * v for f, v in loops.items())
+
+    def _per_kind_cycles(self, graph: Graph, op: Op, is_float: bool) -> float:
         if op.kind not in self.ops:
             raise UnsupportedOpError(f"operator {op.kind} has no latency coefficients for {self.key}")
         c = self.ops[op.kind]
-        is_float = bool(op.outputs) and graph.tensors[op.outputs[0]].itemsize == 4
         out = sum(graph.tensors[t].elements for t in op.outputs)
         inp = graph.tensors[op.inputs[0]].elements if op.inputs and op.inputs[0] >= 0 else 0
         if is_float:
-            if self.float32_per_mac is None or self.float32_factor is None:
-                raise UnsupportedOpError(f"float32 {op.kind} has no latency coefficients for {self.key}")
             return (c.fixed + graph.macs(op) * self.float32_per_mac
                     + (out * c.per_output + inp * c.per_input) * self.float32_factor)
         mac_term = graph.macs(op) * c.per_mac
@@ -56,11 +79,17 @@ class KernelModel:
             mac_term *= self.odd_channel_penalty
         return c.fixed + mac_term + out * c.per_output + inp * c.per_input
 
+    def cycles(self, graph: Graph) -> float:
+        return self.invoke + sum(self.op_cycles(graph, op) for op in graph.ops)
+
     def to_dict(self) -> dict:
-        extra = {k: v for k, v in (("float32_per_mac", self.float32_per_mac),
+        floats = {k: v for k, v in (("float32_per_mac", self.float32_per_mac),
                                     ("float32_factor", self.float32_factor)) if v is not None}
-        return {"source": self.source, "invoke": self.invoke,
-                "odd_channel_penalty": self.odd_channel_penalty, **extra,
+        if self.path is not None:
+            return {"source": self.source, "engine": self.engine, "path": self.path, **floats,
+                    "cost": dict(self.costs)}
+        return {"source": self.source, "engine": self.engine, "invoke": self.invoke,
+                "odd_channel_penalty": self.odd_channel_penalty, **floats,
                 "ops": {k: v.nonzero() for k, v in self.ops.items()}}
 
 
@@ -72,20 +101,28 @@ _TABLE = _read_table()
 
 
 def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> KernelModel:
+    """A KernelModel from a kernels.toml entry or a device file's [coefficients]."""
     table = table or _TABLE
-    if "scale_from" in entry:
-        core, lib = entry["scale_from"].split(".", 1)
-        base = kernel_model_from_dict(entry["scale_from"], table[core][lib], table)
-        s = float(entry["scale"])
-        ops = {k: v.scaled(s) for k, v in base.ops.items()}
-        invoke = base.invoke * s
-    else:
-        ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}
-        invoke = float(entry.get("invoke", 0))
+    if "same_as" in entry:  # borrows another core's costs, keeping its own source and engine
+        core, lib = entry["same_as"].split(".", 1)
+        base = kernel_model_from_dict(entry["same_as"], table[core][lib], table)
+        return KernelModel(key, entry.get("source", base.source), entry.get("engine", base.engine), base.path,
+                           base.costs, base.float32_per_mac, base.float32_factor)
     floats = [entry.get(k) for k in ("float32_per_mac", "float32_factor")]
-    return KernelModel(key, entry.get("source", ""), invoke,
-                       float(entry.get("odd_channel_penalty", 1.0)), ops,
-                       *(float(v) if v is not None else None for v in floats))
+    floats = [float(v) if v is not None else None for v in floats]
+    if "path" in entry:
+        if entry["path"] not in PATHS:
+            raise ValueError(f"latency model {key}: unknown kernel path {entry['path']!r}; known: {', '.join(PATHS)}")
+        unknown = set(entry.get("cost", {})) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"latency model {key}: unknown loop(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(FEATURES)}")
+        return KernelModel(key, entry.get("source", ""), entry.get("engine", ""), entry["path"],
+                           {k: float(v) for k, v in entry["cost"].items()}, *floats)
+    ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}
+    return KernelModel(key, entry.get("source", ""), entry.get("engine", "per-op-kind coefficients"), None, {},
+                       *floats, invoke=float(entry.get("invoke", 0)),
+                       odd_channel_penalty=float(entry.get("odd_channel_penalty", 1.0)), ops=ops)
 
 
 def kernel_model(device: Device) -> KernelModel:
@@ -96,7 +133,7 @@ def kernel_model(device: Device) -> KernelModel:
     try:
         entry = _TABLE[core][lib]
     except KeyError:
-        known = [f"{c}.{k}" for c, libs in _TABLE.items() for k in libs]
+        known = [f"{c}.{k}" for c, libs in _TABLE.items() if c != "priors" for k in libs]
         raise ValueError(f"device {device.name}: no latency coefficients for core {core!r} with "
                          f"kernels {lib!r}; known: {', '.join(known)}") from None
     return kernel_model_from_dict(device.kernel_key, entry)
@@ -108,6 +145,4 @@ def op_latency_ms(graph: Graph, device: Device) -> list[float]:
 
 
 def latency_ms(graph: Graph, device: Device) -> float:
-    model = kernel_model(device)
-    cycles = model.invoke + sum(model.op_cycles(graph, op) for op in graph.ops)
-    return cycles / device.clock_hz * 1e3
+    return kernel_model(device).cycles(graph) / device.clock_hz * 1e3

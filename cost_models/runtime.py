@@ -4,7 +4,7 @@ Flash: the TFLM framework (interpreter, allocator, memory planner; no kernels) i
 code on an Arm Cortex-M3 "bluepill" board, measured by the TFLM team as the difference between
 their `interpreter_memory_footprint` and `baseline_memory_footprint` builds
 (tflite-micro, tensorflow/lite/micro/examples/memory_footprint/README.md). Cortex-M0+ and M4F
-use the same Thumb instruction encoding and take that figure; the ESP32's Xtensa LX6 and the
+use the same Thumb instruction encoding and take that figure (so does the M33); the Xtensa LX6 / LX7 and the
 Pi Zero's ARM1176 have no published figure and BORROW it. Kernel code is not included: it
 depends on which kernels the firmware registers and on the library (CMSIS-NN, ESP-NN); measure
 it with `size` on your own firmware and put it in the device file (`runtime_flash_bytes`).
@@ -27,7 +27,7 @@ from cost_models.graph import Graph
 FRAMEWORK_FLASH_BYTES = 9_732
 INTERPRETER_BYTES = 200
 RESOLVER_BYTES_PER_OP_KIND = 36
-_MEASURED_CORES = frozenset({"cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7"})
+_MEASURED_CORES = frozenset({"cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m33", "cortex-m7"})
 
 
 @dataclass(frozen=True)

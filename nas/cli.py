@@ -371,6 +371,8 @@ def cmd_cost(args) -> int:
               f"{v['scratch_bytes']:>8} {v['persistent_bytes']:>9} {runtime:>19} {v['latency_ms']:>10.3f}  {verdict}")
     print("arena B: TFLM's planned arena with the kernels' scratch buffers (scratch: their share); "
           "persist B: the arena's persistent tail, 32-bit estimate.")
+    for v in matrix:
+        print(f"latency on {v['device']}: {v['latency_engine']}")
     for source in sorted({v["runtime_source"] for v in matrix}):
         print(f"runtime: {source}")
     return 0

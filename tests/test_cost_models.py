@@ -15,11 +15,12 @@ def _conv_graph(out_c: int = 8, in_c: int = 4, op: str = "CONV_2D") -> Graph:
 
 
 def test_builtin_devices_match_the_datasheets():
-    assert set(DEVICES) == {"nano33", "esp32", "pico", "stm32f4", "rpizero"}
+    assert set(DEVICES) == {"nano33", "esp32", "esp32s3", "nrf5340", "pico", "stm32f4", "rpizero"}
     nano = DEVICES["nano33"]
     assert (nano.core, nano.clock_hz, nano.sram_bytes, nano.flash_bytes) == (
         "cortex-m4f", 64_000_000, 256 * 1024, 1024 * 1024)
     assert DEVICES["pico"].core == "cortex-m0plus" and DEVICES["stm32f4"].clock_hz == 168_000_000
+    assert (DEVICES["esp32s3"].core, DEVICES["nrf5340"].core) == ("xtensa-lx7", "cortex-m33")
     assert all(d.source for d in DEVICES.values())
 
 
