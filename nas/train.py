@@ -35,7 +35,7 @@ MIN_LEARNING_RATE = 1e-4
 # of the run, batches as the plateau schedule's, every epoch run and the last weights kept (Loshchilov &
 # Hutter 2017's decay without restarts; no validation data is read)
 COSINE_LEARNING_RATE = 1e-3
-SCHEDULES = ("early_stop", "plateau", "cosine")
+SCHEDULES = ("early_stop", "plateau", "cosine", "fixed")
 
 
 def batch_size_for(n_train: int) -> int:
@@ -68,6 +68,7 @@ class TrainResult:
     seconds: float
     screen_accuracy: float | None = None  # float validation accuracy at the screening epoch
     screened_out: bool = False  # stopped at the screening epoch: it could not reach the front
+    best_epoch: int | None = None  # early_stop: the epoch (from 1) whose weights were kept
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,10 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     """`schedule` "early_stop": Adam at LEARNING_RATE, stopped after `patience` (default patience_for())
     epochs without a lower validation loss, the best weights by validation loss kept. "plateau": FCN's
     schedule (PLATEAU_*), all `epochs` run, the lowest training loss kept. "cosine": Adam from
-    COSINE_LEARNING_RATE decayed to 0 over all `epochs`, the last weights kept. Neither of the last two
-    looks at the validation data (x_val, y_val may be None), which stays held out for scoring. `augment`
-    trains on augmented() batches (series only)."""
+    COSINE_LEARNING_RATE decayed to 0 over all `epochs`, the last weights kept. "fixed": the early_stop
+    recipe run for exactly `epochs` with the last weights kept (a refit for the epoch count early stopping
+    found). None of the last three looks at the validation data (x_val, y_val may be None), which stays
+    held out for scoring. `augment` trains on augmented() batches (series only)."""
     import keras
 
     if schedule not in SCHEDULES:
@@ -132,7 +134,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     if blind and screen:
         raise ValueError(f"the {schedule} schedule does not look at validation data, so it cannot screen")
     keras.utils.set_random_seed(seed)
-    if blind:
+    if schedule in ("plateau", "cosine"):
         batch_size = batch_size or max(1, min(PLATEAU_BATCH_SIZE, len(x_train) // 10))
     batch_size = batch_size or batch_size_for(len(x_train))
     if schedule == "cosine":
@@ -171,9 +173,11 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
     if plateau:
         model.set_weights(keep.weights)
-    best_val_loss = float("nan") if blind else float(min(history.history["val_loss"]))
+    val_losses = [] if blind else history.history["val_loss"]
+    best_val_loss = float(min(val_losses)) if val_losses else float("nan")
     return TrainResult(len(losses), best_val_loss, time.monotonic() - start,
-                       screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped))
+                       screen_accuracy=rung.accuracy if rung else None, screened_out=bool(rung and rung.stopped),
+                       best_epoch=int(np.argmin(val_losses)) + 1 if val_losses else None)
 
 
 @functools.cache

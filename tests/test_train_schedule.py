@@ -89,3 +89,18 @@ def test_cosine_schedule_runs_every_epoch_blind_to_validation_and_ends_at_rate_z
     assert (model.predict(as_model_input(x), verbose=0).argmax(1) == y).mean() >= 0.9
     with pytest.raises(ValueError, match="cannot screen"):
         train(_tiny_net(), x, y, None, None, epochs=2, seed=0, schedule="cosine", screen=Screen(1, lambda a: True))
+
+
+def test_early_stopping_reports_the_epoch_it_kept_and_fixed_runs_exactly_that_many():
+    """The refit recipe: early stopping says which epoch's weights it kept; "fixed" then trains for
+    exactly that many epochs on the search's batches without reading validation data."""
+    from nas.train import batch_size_for, train
+
+    x, y = _separable()
+    noisy_val = (x[:10] + 2.0, y[:10])  # a validation set that gets worse as training goes on, so it stops early
+    first = train(_tiny_net(), x, y, *noisy_val, epochs=60, seed=0)
+    assert 1 <= first.best_epoch <= first.epochs_run
+    model = _tiny_net()
+    refit = train(model, x, y, None, None, epochs=first.best_epoch, seed=0, schedule="fixed")
+    assert refit.epochs_run == first.best_epoch and refit.best_epoch is None and math.isnan(refit.best_val_loss)
+    assert int(model.optimizer.iterations) == first.best_epoch * math.ceil(len(y) / batch_size_for(len(y)))
