@@ -1,4 +1,5 @@
-"""Flash: the bytes of the int8 .tflite that ships, estimated from the graph before conversion.
+"""Flash: the bytes of the .tflite that ships, estimated from the graph before conversion (one fit per
+format: int8, int16x8, float32).
 
 The flatbuffer holds each constant buffer (aligned to 16 bytes by the converter), a table per tensor
 (shape, type, name, quantization: a float scale and an int64 zero point per channel), a table per
@@ -43,12 +44,17 @@ def features(graph: Graph) -> dict[str, float]:
     }
 
 
-def _coefficients() -> dict[str, float]:
+_FORMAT_OF_ACTIVATION_BYTES = {1: "int8", 2: "int16x8", 4: "float32"}
+
+
+def _coefficients(fmt: str) -> dict[str, float]:
     table = tomllib.loads(resources.files("cost_models").joinpath("flash_fit.toml").read_text())
-    return table["coefficients"]
+    return table["coefficients" if fmt == "int8" else f"coefficients_{fmt}"]
 
 
 def estimate_flash_bytes(graph: Graph) -> int:
-    coef = _coefficients()
+    """The fit of the graph's format (told by its input's bytes per element: int8, int16x8, float32)."""
+    fmt = _FORMAT_OF_ACTIVATION_BYTES.get(graph.tensors[graph.inputs[0]].itemsize, "int8") if graph.inputs else "int8"
+    coef = _coefficients(fmt)
     f = features(graph)
     return int(round(sum(coef[k] * f[k] for k in FEATURES)))

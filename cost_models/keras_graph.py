@@ -47,14 +47,22 @@ def _geometry(layer, in_shape, out_shape) -> dict:
                                                for i in (0, 1))}
 
 
+# Bytes per element of activations, weights and biases in each shipped format.
+FORMAT_BYTES = {"int8": (1, 1, 4), "int16x8": (2, 1, 8), "float32": (4, 4, 4)}
+
+
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, fmt: str = "int8") -> None:
+        if fmt not in FORMAT_BYTES:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMAT_BYTES)}")
+        self.act, self.weight, self.bias = FORMAT_BYTES[fmt]
         self.tensors: list[Tensor] = []
         self.ops: list[Op] = []
         self.producer: dict[int, int] = {}  # tensor index -> op index
 
-    def tensor(self, shape, itemsize=1, constant=False, name="") -> int:
-        self.tensors.append(Tensor(tuple(shape), itemsize, constant, name))
+    def tensor(self, shape, itemsize=None, constant=False, name="") -> int:
+        """itemsize None: an activation of the format."""
+        self.tensors.append(Tensor(tuple(shape), itemsize or self.act, constant, name))
         return len(self.tensors) - 1
 
     def op(self, kind: str, inputs: list[int], out_shape, name="", **geometry) -> int:
@@ -77,9 +85,11 @@ class _Builder:
         return self.op(_ACT_OPS[act][0], [x], shape, name + "/" + act)
 
 
-def graph_from_keras(model) -> Graph:
-    """The graph `nas.quantize.to_int8_tflite(model)` would produce, predicted from the layers."""
-    b = _Builder()
+def graph_from_keras(model, fmt: str = "int8") -> Graph:
+    """The graph the converter would produce for `fmt` (FORMAT_BYTES: "int8" is
+    `nas.quantize.to_int8_tflite(model)`, "int16x8" its int16-activation variant, "float32"
+    `to_float_tflite`), predicted from the layers."""
+    b = _Builder(fmt)
     index: dict[int, int] = {}  # id(KerasTensor) -> tensor index
     for inp in model.inputs:
         index[id(inp)] = b.tensor(_shape(inp), name=inp.name)
@@ -99,15 +109,15 @@ def graph_from_keras(model) -> Graph:
                                          "build 1-D convolutions as Conv2D with (1, k) kernels")
             kh, kw = layer.kernel_size
             in_c = b.tensors[x[0]].shape[-1]
-            w = b.tensor((layer.filters, kh, kw, in_c), 1, True, name + "/kernel")
-            bias = b.tensor((layer.filters,), 4, True, name + "/bias") if layer.use_bias else -1
+            w = b.tensor((layer.filters, kh, kw, in_c), b.weight, True, name + "/kernel")
+            bias = b.tensor((layer.filters,), b.bias, True, name + "/bias") if layer.use_bias else -1
             y = b.op("CONV_2D", [x[0], w, bias], out_shape, name, **_geometry(layer, b.tensors[x[0]].shape, out_shape))
             y = b.activation(y, _activation_name(layer), name)
         elif kind == "DepthwiseConv2D":
             kh, kw = layer.kernel_size
             out_c = out_shape[-1]
-            w = b.tensor((1, kh, kw, out_c), 1, True, name + "/kernel")
-            bias = b.tensor((out_c,), 4, True, name + "/bias") if layer.use_bias else -1
+            w = b.tensor((1, kh, kw, out_c), b.weight, True, name + "/kernel")
+            bias = b.tensor((out_c,), b.bias, True, name + "/bias") if layer.use_bias else -1
             y = b.op("DEPTHWISE_CONV_2D", [x[0], w, bias], out_shape, name,
                      **_geometry(layer, b.tensors[x[0]].shape, out_shape))
             y = b.activation(y, _activation_name(layer), name)
@@ -117,8 +127,8 @@ def graph_from_keras(model) -> Graph:
             if math.prod(in_shape[:-1]) != 1:
                 raise UnsupportedOpError(f"layer {name}: Dense on a {in_shape} input; flatten or "
                                          "pool to (1, features) first")
-            w = b.tensor((layer.units, in_f), 1, True, name + "/kernel")
-            bias = b.tensor((layer.units,), 4, True, name + "/bias") if layer.use_bias else -1
+            w = b.tensor((layer.units, in_f), b.weight, True, name + "/kernel")
+            bias = b.tensor((layer.units,), b.bias, True, name + "/bias") if layer.use_bias else -1
             y = b.op("FULLY_CONNECTED", [x[0], w, bias], out_shape, name)
             y = b.activation(y, _activation_name(layer), name)
         elif kind in ("Activation", "ReLU", "Softmax"):
@@ -136,9 +146,9 @@ def graph_from_keras(model) -> Graph:
                 y = x[0]  # folded into the preceding op's weights and bias
             else:
                 c = out_shape[-1]
-                scale = b.tensor((c,), 1, True, name + "/scale")
+                scale = b.tensor((c,), None, True, name + "/scale")
                 y = b.op("MUL", [x[0], scale], out_shape, name + "/mul")
-                shift = b.tensor((c,), 1, True, name + "/shift")
+                shift = b.tensor((c,), None, True, name + "/shift")
                 y = b.op("ADD", [y, shift], out_shape, name + "/add")
         elif kind in ("MaxPooling2D", "AveragePooling2D"):
             y = b.op("MAX_POOL_2D" if kind == "MaxPooling2D" else "AVERAGE_POOL_2D", [x[0]], out_shape, name)

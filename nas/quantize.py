@@ -23,10 +23,14 @@ class ConversionError(RuntimeError):
     """The TFLite converter rejected a model."""
 
 
-def to_int8_tflite(model, representative: np.ndarray, seed: int = 0) -> bytes:
-    """Convert a Keras model to a full-int8 .tflite (int8 input and output, no float ops)."""
+def to_int8_tflite(model, representative: np.ndarray, seed: int = 0, *, activations: str = "int8") -> bytes:
+    """Convert a Keras model to a full-integer .tflite, no float ops: int8 weights and activations, or with
+    `activations="int16"` the int16x8 scheme (int16 activations, int8 weights, int64 biases; TFLM's
+    reference kernels and CMSIS-NN's s16 kernels run it), with input and output of that type."""
     import tensorflow as tf
 
+    if activations not in ("int8", "int16"):
+        raise ValueError(f"activations must be int8 or int16, got {activations!r}")
     rng = np.random.default_rng(seed)
     take = rng.permutation(len(representative))[:REPRESENTATIVE_SAMPLES]
     batch_shape = tuple(model.inputs[0].shape)
@@ -38,9 +42,13 @@ def to_int8_tflite(model, representative: np.ndarray, seed: int = 0) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = samples
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if activations == "int16":
+        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
     with captured_fds(1, 2) as chatter:
         try:
             flatbuffer = bytes(converter.convert())
@@ -77,8 +85,8 @@ def to_float_tflite(model) -> bytes:
 class Int8Model:
     """A .tflite run in the tflite-micro interpreter: the runtime the MCU uses.
 
-    Full-int8 models get their inputs quantized and outputs dequantized with the model's own
-    scales; a float32 model takes and gives floats as they are.
+    Full-integer models (int8, or int16 activations) get their inputs quantized and outputs dequantized
+    with the model's own scales; a float32 model takes and gives floats as they are.
     """
 
     def __init__(self, tflite: bytes, arena_size: int = 1 << 20) -> None:
@@ -91,7 +99,8 @@ class Int8Model:
         self.input_shape = tuple(int(d) for d in inp["shape"])
         self.in_scale, self.in_zero = _quant(inp)
         self.out_scale, self.out_zero = _quant(out)
-        self.is_float = np.dtype(inp.get("dtype", np.int8)) == np.float32
+        self.dtype = np.dtype(inp.get("dtype", np.int8))
+        self.is_float = self.dtype == np.float32
         if self.is_float:
             self.in_scale, self.in_zero, self.out_scale, self.out_zero = 1.0, 0, 1.0, 0
 
@@ -99,7 +108,8 @@ class Int8Model:
         if self.is_float:
             return np.asarray(x, dtype=np.float32)
         q = np.round(x / self.in_scale + self.in_zero)
-        return np.clip(q, -128, 127).astype(np.int8)
+        info = np.iinfo(self.dtype)
+        return np.clip(q, info.min, info.max).astype(self.dtype)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         """int8 outputs for float inputs x (N, ...), one invoke per row as on the device."""

@@ -112,3 +112,23 @@ def test_minimal_arena_is_found_past_arena_sizes_that_crash_the_interpreter():
     # the hazard is real in the pinned build: some sizes the bisection may try crash the interpreter
     print(f"smallest arena {smallest} B; crashing sizes below it: "
           f"{[size for size, result in below.items() if result == 'crashes']}")
+
+
+@pytest.mark.parametrize("fmt", ["int16x8", "float32"])
+def test_planner_matches_tflm_for_every_format(fmt):
+    """int16 activations (int16x8) and float32 models: the planned arena of the converted file and the
+    estimate made from the Keras layers before conversion both equal tflite-micro's, to the byte."""
+    from nas.quantize import to_float_tflite
+    from tests.helpers import randomize_weights, sample_models
+
+    checked = 0
+    for space in ("spectral", "mlp"):
+        for i, (model, _) in enumerate(sample_models(8, 11, space)):
+            randomize_weights(model, i)
+            rep = np.random.default_rng(i).normal(size=(16, *model.inputs[0].shape[1:])).astype(np.float32)
+            tflite = to_int8_tflite(model, rep, activations="int16") if fmt == "int16x8" else to_float_tflite(model)
+            measured = measured_arena(tflite)["head"]
+            assert _host_plan(read_tflite(tflite)) == measured
+            assert _host_plan(graph_from_keras(model, fmt)) == measured
+            checked += 1
+    assert checked == 16

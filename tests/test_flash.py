@@ -14,6 +14,26 @@ def test_flash_estimate_within_2_percent(converted):
     assert worst <= 0.02, f"worst relative error {worst:.2%}"
 
 
+def test_flash_estimate_per_format_within_2_percent():
+    """int16x8 and float32 files (converted from sampled models of both spaces, seeds not used by the fit):
+    within 2 %, or 64 B for a model of a few KB (a 2 KB float MLP is 60 B off)."""
+    import numpy as np
+
+    from nas.quantize import to_float_tflite, to_int8_tflite
+    from tests.helpers import randomize_weights, sample_models
+
+    worst = {}
+    for space in ("spectral", "mlp"):
+        for i, (model, _) in enumerate(sample_models(6, seed=77, space=space)):
+            randomize_weights(model, i)
+            rep = np.random.default_rng(i).normal(size=(16, *model.inputs[0].shape[1:])).astype(np.float32)
+            for fmt, tflite in (("int16x8", to_int8_tflite(model, rep, activations="int16")),
+                                ("float32", to_float_tflite(model))):
+                off = abs(estimate_flash_bytes(graph_from_keras(model, fmt)) - len(tflite))
+                worst[fmt] = max(worst.get(fmt, 0.0), off / max(len(tflite), 64 / 0.02))
+    assert set(worst) == {"int16x8", "float32"} and max(worst.values()) <= 0.02, worst
+
+
 def test_names_are_stripped_and_outputs_stay_bit_identical(monkeypatch):
     import numpy as np
     from tensorflow.lite.python import schema_py_generated as schema
