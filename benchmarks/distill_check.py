@@ -1,0 +1,122 @@
+"""Does distilling from a strong float teacher train better candidates? Paired seeds, validation only.
+
+A teacher (full-width FCN, nas.baselines, with FCN's own "plateau" recipe for --teacher-epochs) is trained
+once on the search's training split. Then --models architectures sampled at random among those feasible on
+the device are each trained --seeds times under two arms with the same seeds:
+  label    the recipe a front member ships with (--recipe polish: nas.objective.polish_recipe; or search),
+           on the training labels;
+  distill  the same recipe on targets mixing the label (weight --alpha) with the teacher's probabilities
+           softened by --temperature (Hinton et al. 2015; a mixed-target cross-entropy is KD's loss up to
+           a constant). Early stopping still reads the hard validation labels' loss.
+Both are converted to int8 and scored in TFLM on the validation split (the test split is not read).
+Printed: the teacher's float validation accuracy, per-architecture seed means, the paired difference
+(distill - label) with its standard error over architectures, wins/ties/losses, and log-loss.
+
+Run: python benchmarks/distill_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 10] [--seeds 3]
+     [--recipe polish|search] [--alpha 0.5] [--temperature 2] [--teacher-epochs 300] [--device nano33]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
+    parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--recipe", choices=("search", "polish"), default="polish")
+    parser.add_argument("--alpha", type=float, default=0.5, help="weight of the hard label in the target")
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--teacher-epochs", type=int, default=300)
+    parser.add_argument("--device", default="nano33")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from nas.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+    import numpy as np
+    import optuna
+
+    from benchmarks.recipe_check import sample_feasible
+    from cost_models import Budget, get_device
+    from nas import data as data_mod
+    from nas.baselines import Baseline
+    from nas.objective import polish_recipe
+    from nas.quantize import Int8Model, to_int8_tflite
+    from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
+    from search_spaces import spectral
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    configure_threads(1)
+    ds = data_mod.load_file(args.data, seed=args.seed)
+    n_classes, n = len(ds.classes), len(ds.y_train)
+    epochs = epochs_for(n)
+    how = (polish_recipe(n, epochs) if args.recipe == "polish" else
+           {"epochs": epochs, "patience": patience_for(n, batch_size_for(n)), "augment": False})
+    start = time.monotonic()
+    keras.backend.clear_session()
+    teacher = Baseline("fcn", 1, (1, 1, 1)).build(ds.input_shape, n_classes)
+    train(teacher, ds.x_train, ds.y_train, None, None, epochs=args.teacher_epochs, seed=args.seed,
+          schedule="plateau")
+    p_train = teacher.predict(as_model_input(ds.x_train), verbose=0, batch_size=64)
+    teacher_val = float((teacher.predict(as_model_input(ds.x_val), verbose=0).argmax(1) == ds.y_val).mean())
+    soft = np.exp(np.log(np.clip(p_train, 1e-7, 1)) / args.temperature)
+    soft /= soft.sum(1, keepdims=True)
+    onehot = np.eye(n_classes, dtype="float32")
+    mixed = (args.alpha * onehot[ds.y_train] + (1 - args.alpha) * soft).astype("float32")
+    archs = sample_feasible(args.models, ds.input_shape, n_classes, get_device(args.device), Budget(), args.seed)
+    print(f"{ds.name}: {n} train / {len(ds.y_val)} validation series; teacher FCN (full width, plateau "
+          f"{args.teacher_epochs} epochs, {time.monotonic() - start:.0f} s): float val accuracy {teacher_val:.3f}, "
+          f"train {float((p_train.argmax(1) == ds.y_train).mean()):.3f}; {len(archs)} random feasible architectures; "
+          f"recipe {args.recipe} ({how}); alpha {args.alpha}, T {args.temperature}; {args.seeds} seeds; int8 in TFLM",
+          flush=True)
+
+    def score(model):
+        int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
+        prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
+        return (float((prob.argmax(1) == ds.y_val).mean()),
+                float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
+
+    def build(params):
+        keras.backend.clear_session()
+        return spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape, n_outputs=n_classes)
+
+    result = np.zeros((len(archs), args.seeds, 2, 2))  # architecture, seed, arm (label, distill), (acc, log-loss)
+    for i, params in enumerate(archs):
+        for s in range(args.seeds):
+            seed = args.seed + i + 1000 * s
+            model = build(params)
+            train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=seed, **how)
+            result[i, s, 0] = score(model)
+            model = build(params)
+            train(model, ds.x_train, mixed, ds.x_val, onehot[ds.y_val], seed=seed, loss="categorical_crossentropy",
+                  **how)
+            result[i, s, 1] = score(model)
+        cells = "  ".join(f"{result[i, s, 0, 0]:.3f}->{result[i, s, 1, 0]:.3f}" for s in range(args.seeds))
+        print(f"{i:>2} {spectral.describe(params)[:56]:56} {cells}", flush=True)
+
+    acc = result[:, :, :, 0].mean(1)
+    diff = acc[:, 1] - acc[:, 0]
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    loss_diff = result[:, :, 1, 1].mean(1) - result[:, :, 0, 1].mean(1)
+    print(f"\n{'arm':8} {'mean acc':>9} {'mean log-loss':>14}")
+    for k, arm in enumerate(("label", "distill")):
+        print(f"{arm:8} {result[:, :, k, 0].mean():>9.3f} {result[:, :, k, 1].mean():>14.3f}")
+    print(f"distill - label, paired over {len(diff)} architectures (seed means): accuracy {diff.mean():+.3f} "
+          f"± {se:.3f} (SE); wins/ties/losses {(diff > 0).sum()}/{(diff == 0).sum()}/{(diff < 0).sum()}; "
+          f"log-loss {loss_diff.mean():+.3f}")
+    print(f"({time.monotonic() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
