@@ -74,6 +74,13 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
     from nas.tasks import task_for
 
     n_trials = _trials_asked(args) if args.command == "search" else args.trials
+    if config.objective.distill:  # a new study's teacher is trained (and announced) by the search
+        from nas.schema import StudyRecord
+
+        teacher = StudyRecord.read(study).class_teacher
+        if teacher is not None:
+            print(f"--distill: candidates learn from the study's teacher (float val accuracy "
+                  f"{teacher['val_accuracy_float']:.3f}).", flush=True)
     try:
         outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout, jobs=args.jobs,
                          data=data, takes_over=takes_over, progress=Progress(n_trials),
@@ -123,6 +130,12 @@ def cmd_search(args) -> int:
     from nas.search import SearchOptions, open_search
     from search_spaces import get_space
 
+    if args.distill and args.cv_folds:
+        raise UsageError("--distill cannot be cross-validated (the teacher saw every training series); "
+                         "drop --cv-folds")
+    if args.distill and get_space(args.space).task != "classification":
+        raise UsageError(f"--distill is for classifiers; the {args.space} space distils from --teacher already")
+
     base = f"{get_space(args.space).name}-{_device_name(args.device)}"
     name = validate_name(args.study or _unused_name(base, args.storage))
     storage = args.storage or default_storage(name)
@@ -131,7 +144,7 @@ def cmd_search(args) -> int:
         space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
-        baselines=args.baselines,
+        baselines=args.baselines, distill=args.distill,
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
     study, config, data, is_new = open_search(name, storage, options)
@@ -492,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
                    help="after the search, train the best K front members' architectures again for longer on "
                         f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
+    s.add_argument("--distill", action="store_true",
+                   help="classifiers: train a full-width FCN first (a few minutes) and train every candidate on "
+                        "targets mixed with its probabilities; turns cross-validation off")
     s.add_argument("--baselines", action="store_true",
                    help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
                         "trials of their own: the search starts where an engineer would")

@@ -130,6 +130,7 @@ CONFIG_KEY = "nas_config"  # the run configuration (nas.config.RunConfig.to_dict
 TEST_SCORES_KEY = "test_accuracy_int8"  # {trial number: int8 test accuracy}, front members only
 REQUEST_PREFIX = "request:"  # one attribute per invocation: how many finished trials it was asked for
 REQUEUED_KEY = "requeued_trials"  # interrupted trials whose parameters were queued again
+CLASS_TEACHER_KEY = "class_teacher"  # --distill: the teacher's soft targets (artifact id) and how it was made
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class StudyRecord:
     test_scores: dict[str, float]
     requests: dict[str, int]
     requeued: frozenset[int]
+    class_teacher: dict | None = None
 
     @classmethod
     def read(cls, study) -> StudyRecord:
@@ -145,7 +147,7 @@ class StudyRecord:
         return cls(config=attrs.get(CONFIG_KEY), test_scores=dict(attrs.get(TEST_SCORES_KEY, {})),
                    requests={k.removeprefix(REQUEST_PREFIX): n for k, n in attrs.items()
                              if k.startswith(REQUEST_PREFIX)},
-                   requeued=frozenset(attrs.get(REQUEUED_KEY, [])))
+                   requeued=frozenset(attrs.get(REQUEUED_KEY, [])), class_teacher=attrs.get(CLASS_TEACHER_KEY))
 
 
 def has_config(study) -> bool:
@@ -164,6 +166,10 @@ def write_test_scores(study, scores: dict[str, float]) -> None:
 def write_request(study, run_id: str, n_trials: int) -> None:
     """One attribute per invocation, so processes never read-modify-write a shared one."""
     study.set_user_attr(REQUEST_PREFIX + run_id, n_trials)
+
+
+def write_class_teacher(study, record: dict) -> None:
+    study.set_user_attr(CLASS_TEACHER_KEY, record)
 
 
 def write_requeued(study, numbers: set[int]) -> None:

@@ -169,7 +169,7 @@ def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     task = task_for(config.space)
     data = task.open(config) if data is None else data
-    objective = guarded(task.objective(config, data, artifact_store(config)), run_id)
+    objective = guarded(task.objective(config, data, artifact_store(config), study), run_id)
     # a resumed study (or another worker) gets its own sampler seed, so it does not replay old samples
     study.sampler = make_sampler(config.sampler, sampler_seed(study, config.seed, worker, shared))
     callbacks = [*([on_trial] if on_trial else []), lambda study, trial: raise_if_stop_requested()]
@@ -272,6 +272,8 @@ class SearchOptions:
     sampler: str = "tpe"
     multi_fidelity: bool = True
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost
+    distill: bool = False  # distil every candidate from a full-width FCN trained first (nas.class_teacher)
+    teacher_epochs: int = 200
     cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
     polish: int = POLISH_DEFAULT
     reject_before_training: bool = True  # False only for the benchmark that measures what it saves
@@ -301,8 +303,10 @@ def open_search(name: str, storage: str, options: SearchOptions):
         artifacts=options.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve()), sampler=options.sampler,
         objective=ObjectiveOptions(
             multi_fidelity=options.multi_fidelity, reject_before_training=options.reject_before_training,
-            baselines=options.baselines,
-            cv_folds=cv_folds_for(spec.get("n_val")) if options.cv_folds is None else options.cv_folds,
+            baselines=options.baselines, distill=options.distill, teacher_epochs=options.teacher_epochs,
+            # the teacher saw every training series, so folds of them cannot score a distilled recipe
+            cv_folds=0 if options.distill else cv_folds_for(spec.get("n_val")) if options.cv_folds is None
+            else options.cv_folds,
             polish=options.polish))
     study, config, is_new = open_for_search(name, storage, config, task.directions)
     if not is_new:

@@ -36,7 +36,7 @@ class Task:
         """The data of a stored study, for its objective (each worker process opens its own)."""
         raise NotImplementedError
 
-    def objective(self, config: RunConfig, data, artifact_store):
+    def objective(self, config: RunConfig, data, artifact_store, study=None):
         raise NotImplementedError
 
     def seed(self, study, config: RunConfig, data, on_trial=None) -> None:
@@ -90,14 +90,21 @@ class ClassificationTask(Task):
 
         return data.load(config.data)
 
-    def objective(self, config, data, artifact_store):
+    def objective(self, config, data, artifact_store, study=None):
         from nas.objective import make_objective
 
         o = config.objective
+        targets = None
+        if o.distill:  # seed() trained the teacher before any worker starts
+            from nas.class_teacher import load_targets
+            from nas.schema import StudyRecord
+
+            targets = load_targets(StudyRecord.read(study), config, data)
         return make_objective(space_name=config.space, dataset=data, device=config.device, budget=config.budget,
                               epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,
                               artifact_store=artifact_store, multi_fidelity=o.multi_fidelity,
-                              reject_before_training=o.reject_before_training, cv_folds=o.cv_folds)
+                              reject_before_training=o.reject_before_training, cv_folds=o.cv_folds,
+                              targets=targets)
 
     def seed(self, study, config, data, on_trial=None):
         """With `baselines`: the published architectures shrunk to fit (nas.baselines), queued as the first
@@ -105,6 +112,10 @@ class ClassificationTask(Task):
         from nas import schema
         from nas.baselines import fitted
 
+        if config.objective.distill:
+            from nas.class_teacher import ensure_teacher
+
+            ensure_teacher(study, config, data)
         if not config.objective.baselines or any(schema.TrialRecord.read(t).kind == schema.BASELINE
                                                  for t in study.get_trials(deepcopy=False)):
             return
@@ -204,7 +215,7 @@ class DistillationTask(Task):
 
         return task_from_config(config, artifact_store(config))
 
-    def objective(self, config, data, artifact_store):
+    def objective(self, config, data, artifact_store, study=None):
         from nas import student
         from nas.train import DEFAULT_EPOCHS
 
