@@ -49,6 +49,7 @@ def verdicts(graph: Graph, devices: list[Device], budget: Budget, flash_bytes: i
             "fits": fits_board and all(v <= 0 for v in violations.values()),
             "latency_source": kernel_model(device).source,
             "latency_engine": kernel_model(device).engine,
+            "latency_assumptions": kernel_model(device).assumptions(graph),
             "kernels": device.kernels,
             "runtime_source": runtime_footprint(graph, device).source,
         })

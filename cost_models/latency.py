@@ -46,6 +46,7 @@ class KernelModel:
     costs: dict[str, float] = field(default_factory=dict)  # loop model: cycles per loop iteration
     float32_per_mac: float | None = None  # reference float kernels (kernels.toml: assumed, not fitted)
     float32_factor: float | None = None
+    int16_factor: float | None = None  # int16x8 ops: the int8 loop costs times this (kernels.toml: assumed)
     invoke: float = 0.0  # per-op-kind model only
     odd_channel_penalty: float = 1.0  # per-op-kind model only
     ops: dict[str, OpCoefficients] = field(default_factory=dict)  # per-op-kind model only
@@ -59,6 +60,10 @@ class KernelModel:
         if self.path is None:
             return self._per_kind_cycles(graph, op, is_float)
         loops = op_features(graph, op, self.path)
+        if bool(op.outputs) and graph.tensors[op.outputs[0]].itemsize == 2:
+            if self.int16_factor is None:
+                raise UnsupportedOpError(f"int16 {op.kind} has no latency coefficients for {self.key}")
+            return self.int16_factor * sum(self.costs.get(f, 0.0) * v for f, v in loops.items())
         if is_float:
             macs = graph.macs(op)
             rest = sum(self.costs.get(f, 0.0) * v for f, v in loops.items() if not f.endswith("_mac") and f != "op")
@@ -79,12 +84,23 @@ class KernelModel:
             mac_term *= self.odd_channel_penalty
         return c.fixed + mac_term + out * c.per_output + inp * c.per_input
 
+    def assumptions(self, graph: Graph) -> list[str]:
+        """What of this graph's latency rests on assumed, not fitted, figures (say it beside the number)."""
+        sizes = {graph.tensors[op.outputs[0]].itemsize for op in graph.ops if op.outputs}
+        notes = []
+        if 2 in sizes and self.path is not None:
+            notes.append(f"int16 ops: the int8 costs x{self.int16_factor:g}, ASSUMED (no published int16x8 timing)")
+        if 4 in sizes:
+            notes.append(f"float32 ops: {self.float32_per_mac:g} cycles/MAC, other loops x{self.float32_factor:g}, "
+                         "ASSUMED (no published float timing)")
+        return notes
+
     def cycles(self, graph: Graph) -> float:
         return self.invoke + sum(self.op_cycles(graph, op) for op in graph.ops)
 
     def to_dict(self) -> dict:
-        floats = {k: v for k, v in (("float32_per_mac", self.float32_per_mac),
-                                    ("float32_factor", self.float32_factor)) if v is not None}
+        floats = {k: v for k, v in (("float32_per_mac", self.float32_per_mac), ("float32_factor", self.float32_factor),
+                                    ("int16_factor", self.int16_factor)) if v is not None}
         if self.path is not None:
             return {"source": self.source, "engine": self.engine, "path": self.path, **floats,
                     "cost": dict(self.costs)}
@@ -107,8 +123,8 @@ def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> 
         core, lib = entry["same_as"].split(".", 1)
         base = kernel_model_from_dict(entry["same_as"], table[core][lib], table)
         return KernelModel(key, entry.get("source", base.source), entry.get("engine", base.engine), base.path,
-                           base.costs, base.float32_per_mac, base.float32_factor)
-    floats = [entry.get(k) for k in ("float32_per_mac", "float32_factor")]
+                           base.costs, base.float32_per_mac, base.float32_factor, base.int16_factor)
+    floats = [entry.get(k) for k in ("float32_per_mac", "float32_factor", "int16_factor")]
     floats = [float(v) if v is not None else None for v in floats]
     if "path" in entry:
         if entry["path"] not in PATHS:
@@ -121,7 +137,7 @@ def kernel_model_from_dict(key: str, entry: dict, table: dict | None = None) -> 
                            {k: float(v) for k, v in entry["cost"].items()}, *floats)
     ops = {k: OpCoefficients(**v) for k, v in entry["ops"].items()}
     return KernelModel(key, entry.get("source", ""), entry.get("engine", "per-op-kind coefficients"), None, {},
-                       *floats, invoke=float(entry.get("invoke", 0)),
+                       *floats[:2], invoke=float(entry.get("invoke", 0)),
                        odd_channel_penalty=float(entry.get("odd_channel_penalty", 1.0)), ops=ops)
 
 

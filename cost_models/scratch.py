@@ -25,6 +25,8 @@ own `*_get_buffer_size` functions, for int8 models with batch 1 and dilation 1:
   ask what esp_nn_get_conv_scratch_size_esp32s3 / esp_nn_get_depthwise_conv_scratch_size_esp32s3
   return for the op's shapes, stride and padding (_esp_nn_s3_conv, _esp_nn_s3_depthwise: channel-padded
   input and filter copies, alignment margins); SOFTMAX as on the ESP32. Not checked against a device.
+- int16x8 models on CMSIS-NN: planned with the int8 sizes above; CMSIS-NN's s16 buffer-size functions
+  were not transcribed (the host check, reference kernels, is exact for every format).
 - reference: MEAN only (what the tflite-micro host interpreter runs; tests check the planned arena
   against it to the byte).
 """
@@ -147,7 +149,8 @@ def _esp_nn_s3_depthwise(x, w, y, op: Op) -> int:
 
 
 def _esp_nn_s3(graph: Graph, op: Op) -> list[int]:
-    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+    # esp-tflite-micro asks ESP-NN for scratch only for int8 inputs; int16 and float run reference kernels
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and graph.tensors[op.inputs[0]].itemsize == 1:
         x, w, y = (graph.tensors[i].shape for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
         size = (_esp_nn_s3_conv if op.kind == "CONV_2D" else _esp_nn_s3_depthwise)(x, w, y, op)
         return [size]

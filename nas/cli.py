@@ -385,7 +385,8 @@ def cmd_cost(args) -> int:
     print("arena B: TFLM's planned arena with the kernels' scratch buffers (scratch: their share); "
           "persist B: the arena's persistent tail, 32-bit estimate.")
     for v in matrix:
-        print(f"latency on {v['device']}: {v['latency_engine']}")
+        print(f"latency on {v['device']}: {v['latency_engine']}"
+              + "".join(f"; {note}" for note in v["latency_assumptions"]))
     for source in sorted({v["runtime_source"] for v in matrix}):
         print(f"runtime: {source}")
     return 0

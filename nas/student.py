@@ -1,10 +1,11 @@
-"""The mlp space's objective: estimate -> (over budget: stop) -> distil -> fold -> ship as int8 and
-float32 -> score both formats in the TFLM interpreter on the validation rows.
+"""The mlp space's objective: estimate -> (over budget: stop) -> distil -> fold -> ship as int8, int16x8
+(int16 activations, int8 weights) and float32 -> score every format in the TFLM interpreter on the
+validation rows.
 
 Objectives: fidelity (maximize), median absolute error (minimize: it still ranks students when none
 is within a tight tolerance), shipped bytes (minimize). A trial's values are those of the format it
-would ship: the feasible format with the best fidelity, then the lower error; both formats' figures
-are recorded and both appear as points in results and reports.
+would ship: the feasible format with the best fidelity, then the lower error, then the fewer bytes;
+every format's figures are recorded and each appears as a point in results and reports.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from nas.teacher import DenseChain, Teacher, dense_chain
 from nas.train import TrainingError, train
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]
-FORMATS = ("int8", "float32")
+FORMATS = ("int8", "int16x8", "float32")
 TEMPERATURE = 2.0  # classifier teachers: students match p ** (1 / T), renormalized
 BATCH_SIZE = 256
 
@@ -66,9 +67,11 @@ def train_student(model, task: DistillTask, *, epochs: int, seed: int, time_limi
 
 
 def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, seed: int) -> dict:
-    """Both formats of a chain: bytes, exact costs, TFLM-measured fidelity on the validation rows."""
+    """Every format of a chain: bytes, exact costs, TFLM-measured fidelity on the validation rows."""
     model = chain.to_keras()
-    files = {"int8": to_int8_tflite(model, task.x_train.astype(np.float32), seed=seed),
+    rep = task.x_train.astype(np.float32)
+    files = {"int8": to_int8_tflite(model, rep, seed=seed),
+             "int16x8": to_int8_tflite(model, rep, seed=seed, activations="int16"),
              "float32": to_float_tflite(model)}
     out = {}
     for fmt, tflite in files.items():
@@ -84,7 +87,8 @@ def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, s
 def shipped_format(formats: dict) -> str:
     feasible = [f for f in FORMATS if formats[f]["feasible"]] or ["int8"]
     return max(feasible, key=lambda f: (formats[f]["fidelity"]["fidelity"],
-                                        -formats[f]["fidelity"]["median_abs_error"], f == "int8"))
+                                        -formats[f]["fidelity"]["median_abs_error"],
+                                        -formats[f]["cost"]["flash_bytes"]))
 
 
 def record(trial, shipped: dict, artifact_store) -> tuple[float, float, float]:

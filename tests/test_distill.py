@@ -135,7 +135,7 @@ def test_mlp_search_end_to_end(small_teacher, tmp_path, monkeypatch, capsys):
     rows_json = json.loads(capsys.readouterr().out)
     kinds = {r["kind"] for r in rows_json}
     assert {"teacher", "exact-reduction", "student"} <= kinds
-    assert {r["format"] for r in rows_json if r["kind"] == "student"} == {"int8", "float32"}
+    assert {r["format"] for r in rows_json if r["kind"] == "student"} == {"int8", "int16x8", "float32"}
     reduction = next(r for r in rows_json if r["kind"] == "exact-reduction" and r["format"] == "float32")
     assert reduction["score"] == 1.0
     # verify re-runs the shipped file in TFLM: the reduction passes; a tolerance of 1e-12 fails it

@@ -75,3 +75,15 @@ def test_the_built_in_costs_reproduce_the_measurements_they_were_fitted_to():
     # the ESP32-S3 with its arena in internal RAM (esp-nn README)
     assert latency_ms(graph, DEVICES["esp32s3"]) / 47.0 == pytest.approx(1, abs=0.2)
     assert graph_features(graph, "cmsis-nn-dsp")["dw_slow_mac"] == 165888  # the first op: multiplier 8
+
+
+def test_int16_and_float_latency_say_they_are_assumed():
+    graph8 = _one_op("CONV_2D", (1, 1, 64, 4), (8, 1, 3, 4), (1, 1, 64, 8), padding=(0, 1))
+    t = list(graph8.tensors)
+    t[0], t[1], t[3] = Tensor((1, 1, 64, 4), 2, False), Tensor((1, 1, 64, 8), 2, False), Tensor((8,), 8, True)
+    graph16 = Graph(tuple(t), graph8.ops, graph8.inputs, graph8.outputs)
+    for name in ("nano33", "pico", "esp32", "esp32s3"):
+        device, model = DEVICES[name], kernel_model(DEVICES[name])
+        assert model.assumptions(graph8) == []
+        assert latency_ms(graph16, device) == pytest.approx(model.int16_factor * latency_ms(graph8, device))
+        assert "ASSUMED" in model.assumptions(graph16)[0]
