@@ -28,16 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from benchmarks.paired import add_paired_options
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
-    parser.add_argument("--models", type=int, default=10)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--recipe", choices=("search", "polish"), default="polish")
+    add_paired_options(parser, recipe="polish")
     parser.add_argument("--alpha", type=float, default=0.5, help="weight of the hard label in the target")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--teacher-epochs", type=int, default=300)
-    parser.add_argument("--device", default="nano33")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     from nas.quiet import import_tensorflow
@@ -47,12 +44,12 @@ def main() -> None:
     import numpy as np
     import optuna
 
+    from benchmarks.paired import int8_scores, print_paired
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
     from nas.baselines import Baseline
     from nas.objective import polish_recipe
-    from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
     from search_spaces import spectral
 
@@ -82,10 +79,7 @@ def main() -> None:
           flush=True)
 
     def score(model):
-        int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
-        prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
-        return (float((prob.argmax(1) == ds.y_val).mean()),
-                float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
+        return int8_scores(model, as_model_input(ds.x_train), ds.x_val, ds.y_val, args.seed)
 
     def build(params):
         keras.backend.clear_session()
@@ -105,16 +99,7 @@ def main() -> None:
         cells = "  ".join(f"{result[i, s, 0, 0]:.3f}->{result[i, s, 1, 0]:.3f}" for s in range(args.seeds))
         print(f"{i:>2} {spectral.describe(params)[:56]:56} {cells}", flush=True)
 
-    acc = result[:, :, :, 0].mean(1)
-    diff = acc[:, 1] - acc[:, 0]
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-    loss_diff = result[:, :, 1, 1].mean(1) - result[:, :, 0, 1].mean(1)
-    print(f"\n{'arm':8} {'mean acc':>9} {'mean log-loss':>14}")
-    for k, arm in enumerate(("label", "distill")):
-        print(f"{arm:8} {result[:, :, k, 0].mean():>9.3f} {result[:, :, k, 1].mean():>14.3f}")
-    print(f"distill - label, paired over {len(diff)} architectures (seed means): accuracy {diff.mean():+.3f} "
-          f"± {se:.3f} (SE); wins/ties/losses {(diff > 0).sum()}/{(diff == 0).sum()}/{(diff < 0).sum()}; "
-          f"log-loss {loss_diff.mean():+.3f}")
+    print_paired(result, ("label", "distill"))
     print(f"({time.monotonic() - start:.0f} s)")
 
 

@@ -107,19 +107,21 @@ def main() -> None:
     for r in front:
         v = TrialRecord.read(study.trials[r["number"]]).formats[r["format"]]["fidelity"]
         print(row(f"ours #{r['number']} {r['architecture']}", r["params_count"], r["flash_bytes"], r["format"], v))
-    print("\nAt each hand-made student's size (bytes), our best student of no more bytes:")
+    print("\nAt each hand-made student's size (bytes), our best student of no more bytes, per format and any:")
     students = [r for r in rows if r["kind"] == "student" and r["median_abs_error"] is not None]
     for name, (_params, nbytes, v) in guide.items():
-        ours = [r for r in students if r["flash_bytes"] <= nbytes]
-        if not ours:
-            print(f"  {name:9} {nbytes:>7} B: no student of ours that small")
-            continue
-        best = min(ours, key=lambda r: r["median_abs_error"])
-        print(f"  {name:9} {nbytes:>7} B, median err {v['median_abs_error']:.2e}  vs ours #{best['number']} "
-              f"{best['format']} {best['flash_bytes']} B, median err {best['median_abs_error']:.2e}: "
-              + (f"{v['median_abs_error'] / best['median_abs_error']:.1f}x lower"
-                 if best["median_abs_error"] < v["median_abs_error"]
-                 else f"{best['median_abs_error'] / v['median_abs_error']:.1f}x HIGHER"))
+        for fmt in ("int8", "int16x8", "float32", "any"):
+            ours = [r for r in students if r["flash_bytes"] <= nbytes and fmt in ("any", r["format"])]
+            if not ours:
+                print(f"  {name:9} {nbytes:>7} B {fmt:>7}: no student of ours that small")
+                continue
+            best = min(ours, key=lambda r: r["median_abs_error"])
+            print(f"  {name:9} {nbytes:>7} B {fmt:>7}: guide median err {v['median_abs_error']:.2e} vs ours "
+                  f"#{best['number']} {best['format']} {best['flash_bytes']} B, median err "
+                  f"{best['median_abs_error']:.2e}: "
+                  + (f"{v['median_abs_error'] / best['median_abs_error']:.1f}x lower"
+                     if best["median_abs_error"] < v["median_abs_error"]
+                     else f"{best['median_abs_error'] / v['median_abs_error']:.1f}x HIGHER"))
 
 
 if __name__ == "__main__":

@@ -28,13 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from benchmarks.paired import add_paired_options
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
-    parser.add_argument("--models", type=int, default=10)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--recipe", choices=("search", "polish"), default="search")
-    parser.add_argument("--device", default="nano33")
-    parser.add_argument("--seed", type=int, default=0)
+    add_paired_options(parser, recipe="search")
     args = parser.parse_args()
 
     from nas.quiet import import_tensorflow
@@ -44,11 +41,11 @@ def main() -> None:
     import numpy as np
     import optuna
 
+    from benchmarks.paired import int8_scores, print_paired
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
     from nas.objective import polish_recipe
-    from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
     from search_spaces import spectral
 
@@ -70,10 +67,7 @@ def main() -> None:
           f"augment {how['augment']}); {args.seeds} seeds per architecture and arm; int8 in TFLM", flush=True)
 
     def score(model):
-        int8 = Int8Model(to_int8_tflite(model, as_model_input(x_all), seed=args.seed))
-        prob = np.clip(int8.predict(x_out), 1e-6, 1.0)
-        return (float((prob.argmax(1) == y_out).mean()),
-                float(-np.mean(np.log(prob[np.arange(len(y_out)), y_out]))))
+        return int8_scores(model, as_model_input(x_all), x_out, y_out, args.seed)
 
     def build(params):
         keras.backend.clear_session()
@@ -95,16 +89,7 @@ def main() -> None:
             cells.append(f"{result[i, s, 0, 0]:.3f}->{result[i, s, 1, 0]:.3f} (ep {first.best_epoch})")
         print(f"{i:>2} {spectral.describe(params)[:56]:56} " + "  ".join(cells), flush=True)
 
-    acc = result[:, :, :, 0].mean(1)  # per architecture, seed-mean
-    diff = acc[:, 1] - acc[:, 0]
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-    loss_diff = result[:, :, 1, 1].mean(1) - result[:, :, 0, 1].mean(1)
-    print(f"\n{'arm':7} {'mean acc':>9} {'mean log-loss':>14}")
-    for k, arm in enumerate(("search", "refit")):
-        print(f"{arm:7} {result[:, :, k, 0].mean():>9.3f} {result[:, :, k, 1].mean():>14.3f}")
-    print(f"refit - search, paired over {len(diff)} architectures (seed means): accuracy {diff.mean():+.3f} "
-          f"± {se:.3f} (SE); wins/ties/losses {(diff > 0).sum()}/{(diff == 0).sum()}/{(diff < 0).sum()}; "
-          f"log-loss {loss_diff.mean():+.3f}")
+    print_paired(result, ("search", "refit"))
     print(f"({time.monotonic() - start:.0f} s)")
 
 

@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--max-latency-ms", type=float, default=10.0,
                         help="latency budget (default 10, as shipped); a larger one shows what the budget costs")
     parser.add_argument("--baselines", action="store_true", help="seed each study with the hand-made baselines")
+    parser.add_argument("--distill", action="store_true", help="distil every candidate from a full-width FCN")
     parser.add_argument("--cv-folds", type=int, help="passed to nas search for every dataset (default: as shipped, "
                                                      "cross-validated only when the validation split is small)")
     args = parser.parse_args()
@@ -61,7 +62,8 @@ def main() -> None:
             wall, study = nas_search(where, f"quality-{name}", space="spectral", device=args.device, data=str(data),
                                      timeout=args.minutes * 60, trials=100_000, jobs=args.jobs,
                                      budget=Budget(max_latency_ms=args.max_latency_ms), epochs=args.epochs,
-                                     cv_folds=args.cv_folds, baselines=args.baselines, label=name)
+                                     cv_folds=args.cv_folds, baselines=args.baselines, distill=args.distill,
+                                     label=name)
             every = study_rows(study)
             rows = [r for r in every if r["shipped"]]
             front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])

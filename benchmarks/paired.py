@@ -1,0 +1,45 @@
+"""What the paired-seed training checks share: scoring an int8 model in TFLM and the paired summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def add_paired_options(parser, recipe: str) -> None:
+    """--data, --models, --seeds, --recipe (default `recipe`), --device, --seed."""
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
+    parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--recipe", choices=("search", "polish"), default=recipe)
+    parser.add_argument("--device", default="nano33")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def int8_scores(model, representative, x, y, seed: int) -> tuple[float, float]:
+    """(accuracy, log-loss) of `model` converted to int8 (calibrated on `representative`, (N, 1, L, C))
+    and run in TFLM on x, y."""
+    import numpy as np
+
+    from nas.quantize import Int8Model, to_int8_tflite
+
+    prob = np.clip(Int8Model(to_int8_tflite(model, representative, seed=seed)).predict(x), 1e-6, 1.0)
+    return float((prob.argmax(1) == y).mean()), float(-np.mean(np.log(prob[np.arange(len(y)), y])))
+
+
+def print_paired(result, arms: tuple[str, str]) -> None:
+    """`result[architecture, seed, arm, (accuracy, log-loss)]`: each arm's means, then arm 1 - arm 0 paired
+    over architectures (seed means) with its standard error, wins/ties/losses and the log-loss change."""
+    import numpy as np
+
+    acc = result[:, :, :, 0].mean(1)
+    diff = acc[:, 1] - acc[:, 0]
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    loss_diff = result[:, :, 1, 1].mean(1) - result[:, :, 0, 1].mean(1)
+    print(f"\n{'arm':8} {'mean acc':>9} {'mean log-loss':>14}")
+    for k, arm in enumerate(arms):
+        print(f"{arm:8} {result[:, :, k, 0].mean():>9.3f} {result[:, :, k, 1].mean():>14.3f}")
+    print(f"{arms[1]} - {arms[0]}, paired over {len(diff)} architectures (seed means): accuracy {diff.mean():+.3f} "
+          f"± {se:.3f} (SE); wins/ties/losses {(diff > 0).sum()}/{(diff == 0).sum()}/{(diff < 0).sum()}; "
+          f"log-loss {loss_diff.mean():+.3f}")
