@@ -28,7 +28,7 @@ class TensorFormat:
     """How the board feeds or reads a tensor: float32 as is, int8 as round(x / scale) + zero_point."""
 
     shape: tuple[int, ...]
-    dtype: str  # "int8" or "float32"
+    dtype: str  # "int8", "int16" or "float32"
     scale: float = 1.0
     zero_point: int = 0
 
@@ -46,7 +46,7 @@ def tensor_formats(tflite: bytes) -> tuple[TensorFormat, TensorFormat]:
 
     model = Int8Model(tflite, arena_size=1 << 20)
     out_shape = tuple(int(d) for d in model._interp.get_output_details(0)["shape"])
-    dtype = "float32" if model.is_float else "int8"
+    dtype = "float32" if model.is_float else str(model.dtype)  # int8, int16 (int16x8) or float32
     return (TensorFormat(model.input_shape, dtype, model.in_scale, model.in_zero),
             TensorFormat(out_shape, dtype, model.out_scale, model.out_zero))
 
@@ -82,14 +82,15 @@ def c_header(tflite: bytes, arena_bytes: int, *, comment: str, inp: TensorFormat
         f"#define NAS_MODEL_DATA_LEN {len(tflite)}",
         f"#define NAS_TENSOR_ARENA_SIZE {arena_bytes}  /* bytes to reserve, 16-byte aligned */",
         "",
-        f"/* Input: {inp.dtype} tensor of shape {list(inp.shape)} ({inp.size} values). int8 models take",
-        "   q = round(x / NAS_INPUT_SCALE) + NAS_INPUT_ZERO_POINT, clamped to [-128, 127]. */",
+        f"/* Input: {inp.dtype} tensor of shape {list(inp.shape)} ({inp.size} values). Integer models take",
+        "   q = round(x / NAS_INPUT_SCALE) + NAS_INPUT_ZERO_POINT, clamped to the type's range. */",
         f"#define NAS_INPUT_IS_INT8 {int(inp.dtype == 'int8')}",
+        f"#define NAS_INPUT_IS_INT16 {int(inp.dtype == 'int16')}",
         f"#define NAS_INPUT_SIZE {inp.size}",
         f"#define NAS_INPUT_SCALE {_c_float(inp.scale)}",
         f"#define NAS_INPUT_ZERO_POINT ({inp.zero_point})",
         f"/* Output: {out.dtype} tensor of shape {list(out.shape)};",
-        "   int8 models give x = (q - NAS_OUTPUT_ZERO_POINT) * NAS_OUTPUT_SCALE. */",
+        "   integer models give x = (q - NAS_OUTPUT_ZERO_POINT) * NAS_OUTPUT_SCALE. */",
         f"#define NAS_OUTPUT_SIZE {out.size}",
         f"#define NAS_OUTPUT_SCALE {_c_float(out.scale)}",
         f"#define NAS_OUTPUT_ZERO_POINT ({out.zero_point})",
@@ -131,10 +132,11 @@ def arduino_sketch(*, title: str, inp: TensorFormat, example: np.ndarray | None,
     trained on (None: zeros, to be replaced by the user's own)."""
     values = np.zeros(inp.size) if example is None else np.asarray(example, np.float64).reshape(-1)
     rows = [", ".join(f"{v:.6g}f" for v in values[i : i + 10]) for i in range(0, len(values), 10)]
-    feed = ("    int32_t q = (int32_t)lroundf(example_input[i] / NAS_INPUT_SCALE) + NAS_INPUT_ZERO_POINT;\n"
-            "    input->data.int8[i] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));"
-            if inp.dtype == "int8" else "    input->data.f[i] = example_input[i];")
-    read = ("(output->data.int8[i] - NAS_OUTPUT_ZERO_POINT) * NAS_OUTPUT_SCALE" if inp.dtype == "int8"
+    low, high, field = {"int8": (-128, 127, "int8"), "int16": (-32768, 32767, "i16")}.get(inp.dtype, (0, 0, "f"))
+    feed = (f"    int32_t q = (int32_t)lroundf(example_input[i] / NAS_INPUT_SCALE) + NAS_INPUT_ZERO_POINT;\n"
+            f"    input->data.{field}[i] = ({inp.dtype}_t)(q < {low} ? {low} : (q > {high} ? {high} : q));"
+            if field != "f" else "    input->data.f[i] = example_input[i];")
+    read = (f"(output->data.{field}[i] - NAS_OUTPUT_ZERO_POINT) * NAS_OUTPUT_SCALE" if field != "f"
             else "output->data.f[i]")
     label_lines = []
     if labels:

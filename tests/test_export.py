@@ -109,3 +109,31 @@ def test_the_onnx_file_computes_what_the_keras_model_computes(exported):
     got = session.run(None, {session.get_inputs()[0].name: x})[0]
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= 1e-5
+
+
+def test_an_int16x8_model_gets_int16_feeding_in_its_header_and_sketch(tmp_path):
+    """An int16x8 file (int16 input and output): the header says so and compiles, the sketch writes
+    data.i16 clamped to the int16 range."""
+    from cost_models.tflite_reader import read_tflite
+    from nas.firmware import arduino_sketch, c_header, resolver_methods, tensor_formats
+    from nas.quantize import to_int8_tflite
+    from tests.helpers import randomize_weights, sample_models
+
+    model, _ = next(iter(sample_models(1, seed=5)))
+    randomize_weights(model, 0)
+    rep = np.random.default_rng(0).normal(size=(16, *model.inputs[0].shape[1:])).astype(np.float32)
+    tflite = to_int8_tflite(model, rep, activations="int16")
+    inp, out = tensor_formats(tflite)
+    assert inp.dtype == out.dtype == "int16"
+    header = c_header(tflite, 4096, comment="int16x8", inp=inp, out=out,
+                      methods=resolver_methods([op.kind for op in read_tflite(tflite).ops]))
+    assert _defines(header)["NAS_INPUT_IS_INT16"] == "1" and _defines(header)["NAS_INPUT_IS_INT8"] == "0"
+    sketch = arduino_sketch(title="t", inp=inp, example=None, example_words="zeros", labels=None)
+    assert "input->data.i16[i] = (int16_t)(q < -32768 ? -32768 : (q > 32767 ? 32767 : q));" in sketch
+    assert "output->data.i16[i]" in sketch
+    if shutil.which("gcc"):
+        (tmp_path / "model_data.h").write_text(header)
+        (tmp_path / "use.c").write_text(C_USE)
+        done = subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-c", str(tmp_path / "use.c"), "-o",
+                               str(tmp_path / "use.o")], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
