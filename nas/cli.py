@@ -79,7 +79,7 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
 
         teacher = StudyRecord.read(study).class_teacher
         if teacher is not None:
-            print(f"--distill: candidates learn from the study's teacher (float val accuracy "
+            print(f"--distill: polished models learn from the study's teacher (float val accuracy "
                   f"{teacher['val_accuracy_float']:.3f}).", flush=True)
     try:
         outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout, jobs=args.jobs,
@@ -507,8 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the search, train the best K front members' architectures again for longer on "
                         f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
     s.add_argument("--distill", action="store_true",
-                   help="classifiers: train a full-width FCN first (a few minutes) and train every candidate on "
-                        "targets mixed with its probabilities; turns cross-validation off")
+                   help="classifiers: train a full-width FCN first (a few minutes); the polished front members "
+                        "train on targets mixed with its probabilities; turns cross-validation off")
     s.add_argument("--baselines", action="store_true",
                    help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
                         "trials of their own: the search starts where an engineer would")

@@ -25,7 +25,7 @@ class ObjectiveOptions:
     reject_before_training: bool = True  # False only for the benchmark that measures what rejection saves
     polish: int = POLISH_DEFAULT
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost (nas.baselines)
-    distill: bool = False  # train every candidate on targets mixed with a full-width FCN's (nas.class_teacher)
+    distill: bool = False  # polish trials train on targets mixed with a full-width FCN's (nas.class_teacher)
     teacher_epochs: int = 200  # --distill: the teacher's epochs (FCN's plateau schedule)
 
 

@@ -19,7 +19,7 @@ def test_mixed_targets_are_distributions_weighted_toward_the_label():
 
 
 @pytest.mark.slow
-def test_a_distilled_search_trains_the_teacher_once_and_every_candidate_on_its_targets(tmp_path, monkeypatch):
+def test_a_distilled_search_trains_the_teacher_once_and_its_polish_on_the_targets(tmp_path, monkeypatch):
     from dataclasses import replace
 
     from nas.lightcurves import generate
@@ -31,14 +31,16 @@ def test_a_distilled_search_trains_the_teacher_once_and_every_candidate_on_its_t
     monkeypatch.chdir(tmp_path)
     storage = f"sqlite:///{tmp_path / 'd.db'}"
     options = SearchOptions(space="spectral", device="nano33", data="d.npz", epochs=2, distill=True,
-                            teacher_epochs=3, polish=0, artifacts=str(tmp_path / "art"))
+                            teacher_epochs=3, polish=1, artifacts=str(tmp_path / "art"))
     study, config, data, _ = open_search("d", storage, options)
     assert config.objective.distill and config.objective.cv_folds == 0  # 6 validation series, yet no CV
     search(study, config, storage=storage, n_trials=2, data=data)
     teacher = StudyRecord.read(study).class_teacher
     assert teacher["epochs"] == 3 and teacher["architecture"].startswith("fcn 1/1")
     trained = [TrialRecord.read(t) for t in study.trials if TrialRecord.read(t).trained]
-    assert trained and all(r.recipe.get("distilled") for r in trained)
+    polished = [r for r in trained if r.polish_of is not None]
+    assert polished and all(r.recipe.get("distilled") for r in polished)  # the long recipe learns from it
+    assert all(not r.recipe.get("distilled") for r in trained if r.polish_of is None)  # the search's: labels
     # a resume trains no new teacher: the stored targets are reused
     study, config, _, is_new = open_search("d", storage, replace(options, teacher_epochs=99))
     assert not is_new
