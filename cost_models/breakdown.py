@@ -38,6 +38,7 @@ def verdicts(graph: Graph, devices: list[Device], budget: Budget, flash_bytes: i
     """Totals and fits / over-budget per device: the feasibility matrix."""
     out = []
     for device in devices:
+        latency_model = kernel_model(device)
         cost = estimate(graph, device, flash_bytes=flash_bytes)
         violations = cost.violations(budget)
         fits_board = cost.flash_bytes <= device.flash_bytes and cost.ram_bytes <= device.sram_bytes
@@ -47,9 +48,9 @@ def verdicts(graph: Graph, devices: list[Device], budget: Budget, flash_bytes: i
             "violations": violations,
             "over_budget": [k for k, v in violations.items() if v > 0],
             "fits": fits_board and all(v <= 0 for v in violations.values()),
-            "latency_source": kernel_model(device).source,
-            "latency_engine": kernel_model(device).engine,
-            "latency_assumptions": kernel_model(device).assumptions(graph),
+            "latency_source": latency_model.source,
+            "latency_engine": latency_model.engine,
+            "latency_assumptions": latency_model.assumptions(graph),
             "kernels": device.kernels,
             "runtime_source": runtime_footprint(graph, device).source,
         })
