@@ -43,6 +43,7 @@ def main() -> None:
                         help="latency budget (default 10, as shipped); a larger one shows what the budget costs")
     parser.add_argument("--baselines", action="store_true", help="seed each study with the hand-made baselines")
     parser.add_argument("--distill", action="store_true", help="distil every candidate from a full-width FCN")
+    parser.add_argument("--formats", help="passed to nas search (default: int8, as shipped)")
     parser.add_argument("--cv-folds", type=int, help="passed to nas search for every dataset (default: as shipped, "
                                                      "cross-validated only when the validation split is small)")
     args = parser.parse_args()
@@ -50,6 +51,7 @@ def main() -> None:
     from common import nas_search, ucr_file  # beside this script
 
     from cost_models import Budget
+    from nas.formats import parse_formats
     from nas.results import accuracy_interval, best_of, study_rows
     from nas.study import read_config
 
@@ -63,24 +65,27 @@ def main() -> None:
                                      timeout=args.minutes * 60, trials=100_000, jobs=args.jobs,
                                      budget=Budget(max_latency_ms=args.max_latency_ms), epochs=args.epochs,
                                      cv_folds=args.cv_folds, baselines=args.baselines, distill=args.distill,
+                                     formats=parse_formats(args.formats) if args.formats else None,
                                      label=name)
             every = study_rows(study)
-            rows = [r for r in every if r["shipped"]]
-            front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
+            rows = [r for r in every if r["shipped"]]  # one per trial
+            front = sorted((r for r in every if r["on_front"]), key=lambda r: r["flash_bytes"])  # one per point
             n_trained = sum(r["trained"] for r in rows)
-            print(f"\n{name}: {len(every)} trials ({n_trained} trained) in {wall:.0f} s; front (int8, scored in TFLM):")
+            print(f"\n{name}: {len(rows)} trials ({n_trained} trained) in {wall:.0f} s; front (each file scored in "
+                  "TFLM; int8 unless named):")
             print(f"{'trial':>5} {'score':>6} {'val':>6} {'test':>6} {'flash KB':>8} {'arena KB':>8} {'ms':>6} "
                   f"{'params':>7}  architecture")
             for r in front:
-                print(f"{r['number']:>5} {r['score']:>6.3f} {r['val_accuracy_int8']:>6.3f} "
-                      f"{r['test_accuracy_int8']:>6.3f} {r['flash_bytes'] / 1024:>8.1f} "
+                print(f"{r['number']:>5} {r['score']:>6.3f} {r['val_accuracy']:>6.3f} "
+                      f"{r['test_accuracy']:>6.3f} {r['flash_bytes'] / 1024:>8.1f} "
                       f"{r['arena_bytes'] / 1024:>8.1f} {r['latency_ms']:>6.2f} "
-                      f"{r['params_count'] or 0:>7}  {r['architecture']}"
+                      f"{r['params_count'] or 0:>7}  {'' if r['format'] == 'int8' else r['format'] + ': '}"
+                      f"{r['architecture']}"
                       + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
             print_polish(study, f"sqlite:///{where}/quality-{name}.db", every)
             chosen = best_of(front)
             n_test = read_config(study).data["n_test"]
-            summary.append((name, f"{len(every)}/{n_trained}", wall, chosen, n_test))
+            summary.append((name, f"{len(rows)}/{n_trained}", wall, chosen, n_test))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, {args.max_latency_ms:g} ms), "
           f"{args.minutes:g} min per dataset, --jobs {args.jobs}, --epochs {args.epochs or 'as shipped'}; "
@@ -91,8 +96,8 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name, n, _, r, n_test in summary:
-        test = 100 * r["test_accuracy_int8"]
-        lo, hi = (100 * v for v in accuracy_interval(r["test_accuracy_int8"], n_test))
+        test = 100 * r["test_accuracy"]  # of the chosen point's format (int8 unless --formats says more)
+        lo, hi = (100 * v for v in accuracy_interval(r["test_accuracy"], n_test))
         published = PUBLISHED.get(name, {})  # ACSF1: no published figure
         fcn, resnet = published.get("FCN"), published.get("ResNet")
         print(f"{name:9} {n:>14} {r['number']:>5} {r['params_count'] or 0:>7} {r['flash_bytes'] / 1024:>8.1f} "

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from nas.config import POLISH_DEFAULT
+from nas.formats import FORMATS, parse_formats
 from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate_name
 
 REPORTS_DIR = Path("reports")
@@ -121,6 +122,13 @@ def _cv_folds(text: str) -> int:
     return k
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _trials_asked(args) -> int | None:
     """`nas search --trials`: 50 by default; with --timeout alone, no limit."""
     return args.trials if args.trials is not None else (None if args.timeout else 50)
@@ -144,7 +152,7 @@ def cmd_search(args) -> int:
         space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
-        baselines=args.baselines, distill=args.distill,
+        baselines=args.baselines, distill=args.distill, formats=args.formats,
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
     study, config, data, is_new = open_search(name, storage, options)
@@ -230,8 +238,8 @@ def cmd_report(args) -> int:
     return 0
 
 
-SHOW_FIELDS = ("number", "format", "kind", "score", "median_abs_error", "state", "params", "val_accuracy_int8",
-               "test_accuracy_int8", "flash_bytes",
+SHOW_FIELDS = ("number", "format", "kind", "score", "median_abs_error", "state", "params", "val_accuracy",
+               "test_accuracy", "val_accuracy_int8", "test_accuracy_int8", "flash_bytes",
                "arena_bytes", "ram_bytes", "latency_ms", "macs", "feasible", "trained", "on_front",
                "architecture", "broken", "cost_source", "fail_reason")
 
@@ -259,17 +267,20 @@ def cmd_export(args) -> int:
         raise UsageError("--onnx needs tf2onnx: pip install 'mcu-nas[onnx]'")
     study, config, storage = _open(args)
     if args.trial is not None:
-        numbers = [args.trial]
+        points = [(args.trial, args.format)]
         if not 0 <= args.trial < len(study.trials):
             raise UsageError(f"study {args.name!r} has no trial {args.trial} "
                              f"(trials 0-{len(study.trials) - 1})")
-    else:
-        numbers = sorted({r["number"] for r in study_rows(study) if r["on_front"]})
-        if not numbers:
+    else:  # every point of the front: a trial whose formats are several points exports each
+        if args.format:
+            raise UsageError("--format picks one file of one trial: pass --trial N with it")
+        points = sorted({(r["number"], None if r["shipped"] else r["format"]) for r in study_rows(study)
+                         if r["on_front"]}, key=lambda p: (p[0], p[1] or ""))
+        if not points:
             raise UsageError(f"study {args.name!r} has no trained model within its budget to export")
     out_root = Path(args.out) if args.out else REPORTS_DIR / args.name / "models"
-    for n in numbers:
-        print(export_trial(study, config, study.trials[n], out_root, storage, onnx=args.onnx))
+    for n, fmt in points:
+        print(export_trial(study, config, study.trials[n], out_root, storage, onnx=args.onnx, fmt=fmt))
     return 0
 
 
@@ -512,6 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baselines", action="store_true",
                    help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
                         "trials of their own: the search starts where an engineer would")
+    s.add_argument("--formats", type=_formats, default=None,
+                   help="what every trained model is converted to, scored in TFLM and costed as, each a point of "
+                        f"its own: any of {', '.join(FORMATS)} (default: int8 for classifiers, all three for "
+                        "mlp students)")
     s.add_argument("--train-over-budget", action="store_true", help=argparse.SUPPRESS)  # benchmarks only
     s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
                    help="Optuna sampler (default tpe; see the README for why)")
@@ -560,6 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--trial", type=int)
             g.add_argument("--pareto", action="store_true", help="every model on the front (default)")
             c.add_argument("--out", help="folder (default: reports/NAME/models)")
+            c.add_argument("--format", choices=FORMATS,
+                           help="with --trial: export this format's file (default: the one the trial ships)")
             c.add_argument("--onnx", action="store_true",
                            help="also write model.onnx of the float model (needs: pip install 'mcu-nas[onnx]')")
 

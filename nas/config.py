@@ -27,6 +27,7 @@ class ObjectiveOptions:
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost (nas.baselines)
     distill: bool = False  # polish trials train on targets mixed with a full-width FCN's (nas.class_teacher)
     teacher_epochs: int = 200  # --distill: the teacher's epochs (FCN's plateau schedule)
+    formats: tuple[str, ...] | None = None  # what each trained model ships as (nas.formats); None: the task's default
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ class RunConfig:
         return cls(**{**data,
                       "device": device_from_dict(data["device"], "the study's configuration"),
                       "budget": Budget(**data["budget"]),
-                      "objective": ObjectiveOptions(**data.get("objective", {})),
+                      "objective": _objective(data.get("objective", {})),
                       "distillation": Distillation(**distillation) if distillation else None})
+
+
+def _objective(data: dict) -> ObjectiveOptions:
+    formats = data.get("formats")
+    return ObjectiveOptions(**{**data, "formats": tuple(formats) if formats else None})
 
 
 _DISTILLATION_KEYS = tuple(f.name for f in fields(Distillation))

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from nas.config import RunConfig
+from nas.formats import score_key
 from nas.results import known_intervals
 from nas.schema import StudyRecord, TrialRecord
 from nas.study import artifact_store, redact
@@ -42,36 +43,60 @@ def load_tflite(study, config: RunConfig, trial, fmt: str | None = None) -> byte
         return _download(study, config, trial, kind, Path(tmp) / "m.tflite").read_bytes()
 
 
-def _intervals(accuracies: dict[str, float | None], data: dict) -> dict:
+def _intervals(accuracies: dict[str, float | None], data: dict, fmt: str = "int8") -> dict:
     """{'val_series': 41, 'val_int8_95ci': [0.84, 0.99], ...}: each split's size where the study records
-    it, and the Wilson interval of the accuracy measured on it."""
+    it, and the Wilson interval of the `fmt` file's accuracy measured on it."""
     out = {f"{split}_series": data[f"n_{split}"] for split in accuracies if data.get(f"n_{split}")}
     for split, (_, _, interval) in known_intervals(accuracies, data).items():
-        out[f"{split}_int8_95ci"] = [round(v, 3) for v in interval]
+        out[f"{split}_{fmt}_95ci"] = [round(v, 3) for v in interval]
     return out
 
 
-def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: str, *, onnx: bool = False) -> Path:
+def _accuracy(record: TrialRecord, fmt: str, test: float | None, data: dict) -> dict:
+    """The card's accuracies, all of the exported file's format (`test`: its test score, if scored)."""
+    d = (record.formats or {}).get(fmt)
+    if d is None or "val_accuracy" not in d:  # int8 alone, as every study before --formats
+        val, cv, folds = record.val_accuracy_int8, record.cv_accuracy_int8, record.cv_fold_accuracy_int8
+    else:
+        val, cv, folds = d["val_accuracy"], d.get("cv_accuracy"), d.get("cv_fold_accuracy")
+    return {f"val_{fmt}": val,
+            f"cv_{fmt}": cv,  # this architecture and recipe over k folds
+            f"cv_fold_{fmt}": folds,  # fold 0 is this model
+            f"test_{fmt}": test,
+            "val_float_before_quantization": record.val_accuracy_float,
+            **_intervals({"val": val, "test": test}, data, fmt)}
+
+
+def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: str, *, onnx: bool = False,
+                 fmt: str | None = None) -> Path:
     """Write the trial's .keras, shipped .tflite, C header, Arduino sketch and model card under
-    out_root/trial-N; with `onnx`, also model.onnx of the float Keras model (nas.onnx_export)."""
+    out_root/trial-N; with `onnx`, also model.onnx of the float Keras model (nas.onnx_export). `fmt`: another
+    of the trial's formats than the shipped one (--formats), written under out_root/trial-N-FORMAT; the card's
+    figures are then that file's."""
     from cost_models.arena import plan_arena
     from cost_models.persistent import persistent_bytes
     from cost_models.scratch import scratch_requests
     from cost_models.tflite_reader import read_tflite
     from nas.firmware import arduino_sketch, c_header, resolver_methods, tensor_formats
+    from nas.objective import latency_by_device
     from nas.quantize import measured_arena, minimal_arena_size
     from nas.tasks import task_for
 
-    out = out_root / f"trial-{trial.number}"
+    record = TrialRecord.read(trial)
+    shipped = record.shipped_format or "int8"
+    if fmt is not None and fmt != shipped and f"tflite_{fmt}" not in (record.artifacts or {}):
+        have = ", ".join(sorted(record.formats or {shipped: None}))
+        raise ExportError(f"trial {trial.number} was not converted to {fmt} (it has {have}); search with "
+                          f"--formats to convert every candidate to more formats")
+    fmt = fmt or shipped
+    out = out_root / (f"trial-{trial.number}" if fmt == shipped else f"trial-{trial.number}-{fmt}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot write to {out} ({exc.strerror}); pass --out with a writable "
                           "folder") from None
-    record = TrialRecord.read(trial)
-    fmt = record.shipped_format or "int8"
     _download(study, config, trial, "keras", out / "model.keras")
-    _download(study, config, trial, "tflite", out / f"model_{fmt}.tflite")
+    _download(study, config, trial, "tflite" if fmt == shipped else f"tflite_{fmt}", out / f"model_{fmt}.tflite")
     tflite = (out / f"model_{fmt}.tflite").read_bytes()
     arena = measured_arena(tflite)
     graph = read_tflite(tflite)
@@ -106,7 +131,8 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
     (out / "sketch").mkdir(exist_ok=True)  # the Arduino IDE opens a folder named like its .ino
     (out / "sketch" / "sketch.ino").write_text(sketch)
     (out / "sketch" / "model_data.h").write_text(header)
-    test_accuracy = StudyRecord.read(study).test_scores.get(str(trial.number))
+    test_scores = StudyRecord.read(study).test_scores
+    this = (record.formats or {}).get(fmt, {})  # the exported format's own figures, when a trial has several
     card = {
         "study": study.study_name,
         "storage": redact(storage_url),
@@ -121,20 +147,18 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
         "arena_bytes": {"planned_host_reference_kernels": arena["head"], "persistent_host_64bit": arena["tail"],
                         f"extra_scratch_{device.kernels}": max(extra_scratch, 0),
                         "persistent_mcu_32bit_estimate": mcu_tail, "reserve": reserve},
-        "latency_ms_by_device": record.latency_ms_by_device,
+        "latency_ms_by_device": record.latency_ms_by_device if fmt == shipped else latency_by_device(graph),
         "device": config.device.name,
         "budget": asdict(config.budget),
-        "feasible": record.feasible,
+        "feasible": this.get("feasible", record.feasible),
         "format": fmt,
         "teacher_verdict": record.verdict,  # mlp students: fidelity to the teacher, measured in TFLM
-        "other_formats": {f: {"fidelity": d["fidelity"]["fidelity"], "flash_bytes": d["cost"]["flash_bytes"]}
+        "other_formats": {f: {**({"fidelity": d["fidelity"]["fidelity"]} if "fidelity" in d else
+                                 {"val_accuracy": d["val_accuracy"],
+                                  "test_accuracy": test_scores.get(score_key(trial.number, f))}),
+                              "flash_bytes": d["cost"]["flash_bytes"]}
                           for f, d in (record.formats or {}).items() if f != fmt},
-        "accuracy": {"val_int8": record.val_accuracy_int8,
-                     "cv_int8": record.cv_accuracy_int8,  # this architecture and recipe over k folds
-                     "cv_fold_int8": record.cv_fold_accuracy_int8,  # fold 0 is this model
-                     "test_int8": test_accuracy,
-                     "val_float_before_quantization": record.val_accuracy_float,
-                     **_intervals({"val": record.val_accuracy_int8, "test": test_accuracy}, config.data)},
+        "accuracy": _accuracy(record, fmt, test_scores.get(score_key(trial.number, fmt)), config.data),
         "input": {**inp.to_dict(), "layout": task.input_layout, "preprocessing": config.data.get("preprocessing")},
         "output": outp.to_dict(),
         "operators": methods,  # the MicroMutableOpResolver calls model_data.h's NAS_REGISTER_OPS makes

@@ -1,5 +1,6 @@
 """The objective: build -> estimate -> record constraints -> (if infeasible, stop) -> train ->
-convert to int8 -> score the int8 model. Made in one place so every search runs the same recipe."""
+convert to each format (int8 unless --formats says more) -> score each file in tflite-micro. Made in one
+place so every search runs the same recipe."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from cost_models.tflite_reader import read_tflite
 from nas import schema
 from nas.baselines import Baseline
 from nas.data import Dataset, extra_folds
-from nas.quantize import ConversionError, Int8Model, to_int8_tflite
+from nas.formats import convert
+from nas.quantize import ConversionError, Int8Model
 from nas.results import earlier_polish
 from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, train
 from search_spaces import get_space
@@ -45,6 +47,37 @@ def reject_if_over_budget(trial, cost, budget: Budget) -> None:
         set_constraints(trial, violations)
         schema.write(trial, feasible=False, trained=False, broken=broken)
         raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
+
+
+def estimate_formats(shape_only, device: Device, formats: tuple[str, ...], budget: Budget):
+    """The pre-training estimate a candidate is judged by: that of the first of `formats` (fewest bytes per
+    value first) the estimate says fits, else that of the first. So a candidate is rejected only when no
+    format it would ship in fits."""
+    costs = [estimate(graph_from_keras(shape_only, fmt), device) for fmt in formats]
+    return next((c for c in costs if not over_budget(c.violations(budget))), costs[0])
+
+
+def ship_formats(model, formats: tuple[str, ...], dataset: Dataset, device: Device, budget: Budget,
+                 seed: int) -> dict[str, dict]:
+    """A trained classifier in each format: its .tflite and graph, exact costs, and its accuracy on the
+    validation split as tflite-micro runs that file."""
+    out = {}
+    for fmt in formats:
+        tflite = convert(model, fmt, as_model_input(dataset.x_train), seed)
+        graph = read_tflite(tflite)
+        cost = estimate(graph, device, flash_bytes=len(tflite))
+        violations = cost.violations(budget)
+        out[fmt] = {"tflite": tflite, "graph": graph, "cost": cost.to_dict(), "violations": violations,
+                    "feasible": not over_budget(violations), "broken": over_budget(violations),
+                    "val_accuracy": Int8Model(tflite).accuracy(dataset.x_val, dataset.y_val)}
+    return out
+
+
+def shipped_format(shipped: dict[str, dict]) -> str:
+    """The format a trial ships (and is ranked by): the best-scoring one that fits, the fewer bytes on ties;
+    the first format if none fits."""
+    feasible = [f for f, d in shipped.items() if d["feasible"]] or list(shipped)[:1]
+    return max(feasible, key=lambda f: (shipped[f]["score"], -shipped[f]["cost"]["flash_bytes"]))
 
 
 SCREEN_DEFAULT_GAIN = 0.15  # assumed accuracy gain after the screening epoch until 5 trials measured it
@@ -105,30 +138,34 @@ def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
     return {**polish_recipe(n_train, epochs), "polish_of": record.polish_of}
 
 
-def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: int, *, epochs: int, seed: int,
-                             fold_seed: int, time_limit_s: float, patience: int | None = None,
-                             augment: bool = False) -> tuple[float, list[float]]:
-    """Pooled int8 accuracy over k folds of training + validation data: fold 0 is the model that ships
-    (trained on the training split, scored on the validation split); folds 1..k-1 retrain the same
-    architecture and recipe on the rest of the data and score their own held-out fold in TFLM. The
-    folds depend on the study's seed only, so every candidate is scored on the same ones."""
+def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: dict[str, int], *, epochs: int,
+                             seed: int, fold_seed: int, time_limit_s: float, patience: int | None = None,
+                             augment: bool = False) -> dict[str, tuple[float, list[float]]]:
+    """Per format (the keys of `fold0_correct`), pooled accuracy over k folds of training + validation data:
+    fold 0 is the model that ships (trained on the training split, scored on the validation split); folds
+    1..k-1 retrain the same architecture and recipe on the rest of the data, once, and score each format's
+    file of it on their own held-out fold in TFLM. The folds depend on the study's seed only, so every
+    candidate is scored on the same ones. Returns {format: (pooled accuracy, accuracy per fold)}."""
     import numpy as np
 
     x_all = np.concatenate([dataset.x_train, dataset.x_val])
     y_all = np.concatenate([dataset.y_train, dataset.y_val])
-    correct, total = fold0_correct, len(dataset.y_val)
-    per_fold = [fold0_correct / len(dataset.y_val)]
+    correct = dict(fold0_correct)
+    total = len(dataset.y_val)
+    per_fold = {fmt: [right / len(dataset.y_val)] for fmt, right in fold0_correct.items()}
     for j, held in enumerate(extra_folds(dataset.y_train, k, fold_seed), start=1):
         keep = np.ones(len(y_all), bool)
         keep[held] = False
         model = build()
         train(model, x_all[keep], y_all[keep], x_all[held], y_all[held], epochs=epochs, seed=seed + 1000 * j,
               time_limit_s=time_limit_s, patience=patience, augment=augment)
-        int8 = Int8Model(to_int8_tflite(model, as_model_input(x_all[keep]), seed=seed))
-        right = int(round(int8.accuracy(x_all[held], y_all[held]) * len(held)))
-        per_fold.append(right / len(held))
-        correct, total = correct + right, total + len(held)
-    return correct / total, per_fold
+        for fmt in fold0_correct:
+            shipped = Int8Model(convert(model, fmt, as_model_input(x_all[keep]), seed))
+            right = int(round(shipped.accuracy(x_all[held], y_all[held]) * len(held)))
+            per_fold[fmt].append(right / len(held))
+            correct[fmt] += right
+        total += len(held)
+    return {fmt: (correct[fmt] / total, per_fold[fmt]) for fmt in fold0_correct}
 
 
 def latency_by_device(graph) -> dict[str, float]:
@@ -140,11 +177,13 @@ def latency_by_device(graph) -> dict[str, float]:
 def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
                    epochs: int | None, seed: int, time_limit_s: float, artifact_store=None,
                    multi_fidelity: bool = True, reject_before_training: bool = True, cv_folds: int = 0,
-                   targets=None):
-    """`epochs=None` lets `nas.train.epochs_for` choose from the training set's size. `targets`: the
-    training split's distillation targets (nas.class_teacher.load_targets), which polish trials train on
-    instead of the labels, with the validation labels one-hot so early stopping reads the same loss. `cv_folds=k`
-    scores a candidate by its k-fold cross-validated int8 accuracy (see cross_validated_accuracy).
+                   targets=None, formats: tuple[str, ...] = ("int8",)):
+    """`formats`: what every trained model is converted to and scored in (nas.formats); the trial ships, and
+    is ranked by, the best of them that fits. `epochs=None` lets `nas.train.epochs_for` choose from the
+    training set's size. `targets`: the training split's distillation targets (nas.class_teacher.load_targets),
+    which polish trials train on instead of the labels, with the validation labels one-hot so early stopping
+    reads the same loss. `cv_folds=k` scores a candidate by its k-fold cross-validated accuracy in each format
+    (see cross_validated_accuracy).
     `multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
     trains over-budget candidates too (only for the benchmark that measures what rejection saves)."""
     import optuna
@@ -184,7 +223,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             keras.backend.clear_session()
             shape_only = build()
             schema.write(trial, architecture=baseline.describe())
-        predicted = estimate(graph_from_keras(shape_only), device)
+        predicted = estimate_formats(shape_only, device, formats, budget)
         if reject_before_training:
             reject_if_over_budget(trial, predicted, budget)
         else:  # benchmark arm: train it anyway, but keep what the estimate said
@@ -213,7 +252,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                 set_constraints(trial, predicted.violations(budget))  # not trained fully: the estimate stands
                 schema.write(trial, trained=False, screened_out=True, epochs_run=result.epochs_run)
                 raise optuna.TrialPruned(f"screened out after {result.epochs_run} epochs")
-            tflite = to_int8_tflite(model, as_model_input(dataset.x_train), seed=seed)
+            shipped = ship_formats(model, formats, dataset, device, budget, seed)
         except optuna.TrialPruned:
             raise
         except Exception as exc:  # TensorFlow raises many types; one bad candidate must not end a search
@@ -226,45 +265,49 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             raise TrainingError(reason) from exc
         schema.write(trial, trained=True, epochs_run=result.epochs_run, epochs_planned=recipe["epochs"],
                      train_seconds=round(result.seconds, 2), screen_accuracy=result.screen_accuracy)
-
-        graph = read_tflite(tflite)
-        exact = estimate(graph, device, flash_bytes=len(tflite))
-        violations = exact.violations(budget)
-        set_constraints(trial, violations)  # the shipped model's figures, not the estimate
-        broken = over_budget(violations)
-        schema.write(trial, cost=exact.to_dict(), latency_ms_by_device=latency_by_device(graph), feasible=not broken,
-                     broken=broken)
-
-        int8 = Int8Model(tflite)
-        accuracy = int8.accuracy(dataset.x_val, dataset.y_val)
-        schema.write(trial, val_accuracy_int8=accuracy)
         float_acc = float((model.predict(as_model_input(dataset.x_val), verbose=0).argmax(1)
                            == dataset.y_val).mean())
         schema.write(trial, val_accuracy_float=float_acc)  # for the quantization gap only
 
-        if artifact_store is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                keras_path = Path(tmp) / "model.keras"
-                tflite_path = Path(tmp) / "model_int8.tflite"
-                model.save(keras_path)
-                tflite_path.write_bytes(tflite)
-                ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(path),
-                                             study_or_trial=trial)
-                       for kind, path in (("keras", keras_path), ("tflite", tflite_path))}
-            schema.write(trial, artifacts=ids)
-        score = accuracy
-        if cv_folds and not broken:
+        for d in shipped.values():
+            d["score"] = d["val_accuracy"]
+        fits = {f: int(round(d["val_accuracy"] * len(dataset.y_val))) for f, d in shipped.items() if d["feasible"]}
+        if cv_folds and fits:  # the formats that could ship
             try:
-                score, per_fold = cross_validated_accuracy(
-                    build, dataset, cv_folds, int(round(accuracy * len(dataset.y_val))), epochs=recipe["epochs"],
-                    seed=seed + trial.number, fold_seed=seed, time_limit_s=time_limit_s,
-                    patience=recipe["patience"], augment=recipe["augment"])
+                pooled = cross_validated_accuracy(build, dataset, cv_folds, fits, epochs=recipe["epochs"],
+                                                  seed=seed + trial.number, fold_seed=seed, time_limit_s=time_limit_s,
+                                                  patience=recipe["patience"], augment=recipe["augment"])
             except RECOVERABLE as exc:
                 schema.write(trial, fail_reason=f"cross-validation: {exc}")
                 raise
-            schema.write(trial, cv_accuracy_int8=score, cv_fold_accuracy_int8=per_fold)
-        log.debug("trial %d: int8 score %.3f, flash %d B", trial.number, score, len(tflite))
-        return score, float(len(tflite))
+            for f, (score, per_fold) in pooled.items():
+                shipped[f].update(score=score, cv_accuracy=score, cv_fold_accuracy=per_fold)
+        fmt = shipped_format(shipped)
+        chosen = shipped[fmt]
+        set_constraints(trial, chosen["violations"])  # the shipped model's figures, not the estimate
+        int8 = shipped.get("int8", {})
+        schema.write(trial, cost=chosen["cost"], latency_ms_by_device=latency_by_device(chosen["graph"]),
+                     feasible=chosen["feasible"], broken=chosen["broken"],
+                     val_accuracy_int8=int8.get("val_accuracy"), cv_accuracy_int8=int8.get("cv_accuracy"),
+                     cv_fold_accuracy_int8=int8.get("cv_fold_accuracy"))
+        if formats != ("int8",):  # a study of int8 alone records what studies before formats did
+            schema.write(trial, shipped_format=fmt, formats={
+                f: {k: v for k, v in d.items() if k not in ("tflite", "graph")} for f, d in shipped.items()})
+
+        if artifact_store is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = {"keras": Path(tmp) / "model.keras"}
+                model.save(paths["keras"])
+                for f, d in shipped.items():
+                    paths["tflite" if f == fmt else f"tflite_{f}"] = Path(tmp) / f"model_{f}.tflite"
+                    Path(tmp, f"model_{f}.tflite").write_bytes(d["tflite"])
+                ids = {kind: upload_artifact(artifact_store=artifact_store, file_path=str(path), study_or_trial=trial)
+                       for kind, path in paths.items()}
+            if formats != ("int8",):
+                ids[f"tflite_{fmt}"] = ids["tflite"]
+            schema.write(trial, artifacts=ids)
+        log.debug("trial %d: %s score %.3f, flash %d B", trial.number, fmt, chosen["score"], len(chosen["tflite"]))
+        return chosen["score"], float(len(chosen["tflite"]))
 
     return objective
 

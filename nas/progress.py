@@ -17,13 +17,16 @@ def describe(trial) -> str:
         return (f"{r.kind} {r.shipped_format}: within tolerance {v['fidelity']:.3f}  "
                 f"median |err| {v['median_abs_error']:.2e}  {c['flash_bytes'] / 1024:.1f} KB  "
                 f"{c['latency_ms']:.2f} ms" + ("" if r.feasible else f"  (over {', '.join(r.broken)})"))
-    if r.trained and r.val_accuracy_int8 is not None:
-        c = r.cost
-        folds = r.cv_fold_accuracy_int8
-        cv = f" ({len(folds)}-fold cv {r.cv_accuracy_int8:.3f})" if folds else ""
+    if r.trained and (r.formats or r.val_accuracy_int8 is not None):  # a trained classifier
+        fmt = r.shipped_format or "int8"
+        d = (r.formats or {}).get(fmt) or {"val_accuracy": r.val_accuracy_int8, "cv_accuracy": r.cv_accuracy_int8,
+                                           "cv_fold_accuracy": r.cv_fold_accuracy_int8}
+        c, folds = r.cost, d.get("cv_fold_accuracy")
+        cv = f" ({len(folds)}-fold cv {d['cv_accuracy']:.3f})" if folds else ""
         polish = f"polish of trial {r.polish_of}: " if r.kind == POLISH else ""
-        return (f"{polish}int8 val acc {r.val_accuracy_int8:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
-                f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms"
+        others = ", ".join(f"{f} {o['val_accuracy']:.3f}" for f, o in (r.formats or {}).items() if f != fmt)
+        return (f"{polish}{fmt} val acc {d['val_accuracy']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
+                f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms" + (f"  ({others})" if others else "")
                 + ("" if r.feasible else f"  (over {', '.join(r.broken)} after conversion)"))
     if r.duplicate_of is not None:
         return f"skipped: trial {r.duplicate_of} polishes the same architecture"

@@ -213,7 +213,7 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
     tradeoffs = [{"trial": r["number"], "format": r["format"], "score": r["score"], "flash_bytes": r["flash_bytes"],
                   "arena_bytes": r["arena_bytes"], "ram_bytes": r["ram_bytes"], "latency_ms": r["latency_ms"],
                   "median_abs_error": r["median_abs_error"], "on_front": r["on_front"], "feasible": r["feasible"],
-                  "test_accuracy_int8": r["test_accuracy_int8"], "architecture": r["architecture"]}
+                  "test_accuracy": r.get("test_accuracy"), "architecture": r["architecture"]}
                  for r in rows if r["state"] == "complete" and r["score"] is not None]
     return {
         "study": study.study_name,
@@ -357,8 +357,9 @@ def _table(rows: list[list], head: list[str]) -> str:
 
 
 def _test(point: dict) -> str:
-    """Scored once the search ends (never used to choose); students have no test split."""
-    return "-" if point["test_accuracy_int8"] is None else f"{point['test_accuracy_int8']:.3f}"
+    """Scored once the search ends, as the point's own format (never used to choose); students have no test
+    split."""
+    return "-" if point.get("test_accuracy") is None else f"{point['test_accuracy']:.3f}"
 
 
 def _summary_html(data: dict) -> str:
@@ -383,7 +384,7 @@ def _summary_html(data: dict) -> str:
         "<h2>Front</h2>",
         _table([[p["trial"], p["format"], f"{p['score']:.3f}", _test(p), f"{p['flash_bytes'] / KB:.1f}",
                  f"{p['ram_bytes'] / KB:.1f}", f"{p['latency_ms']:.2f}", p["architecture"]] for p in front],
-               ["trial", "format", data["pareto"]["score"], "int8 test accuracy", "flash KB", "RAM KB",
+               ["trial", "format", data["pareto"]["score"], "test accuracy (its format)", "flash KB", "RAM KB",
                 "latency ms", "architecture"]),
         f"<p>{html.escape(data['precision'])}</p>" if data["precision"] else "",
         "".join(f"<p class='warn'>trial {m['trial']}: {html.escape(m['reason'])}</p>" for m in data["missing_models"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.formats import score_key
 from nas.schema import INTERRUPTED, POLISH, SEEDED_KINDS, StudyRecord, TrialRecord
 
 
@@ -33,11 +34,12 @@ def precision_line(row: dict | None, data: dict) -> str | None:
     when there is no such row or the study does not record how many series its splits hold."""
     if row is None:
         return None
-    known = known_intervals({"val": row.get("val_accuracy_int8"), "test": row.get("test_accuracy_int8")}, data)
+    known = known_intervals({"val": row.get("val_accuracy"), "test": row.get("test_accuracy")}, data)
     if not known:
         return None
-    return (f"Best score, trial {row['number']}: "
-            + "; ".join(f"int8 {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
+    fmt = row.get("format", "int8")
+    return (f"Best score, trial {row['number']}{'' if fmt == 'int8' else f' ({fmt})'}: "
+            + "; ".join(f"{fmt} {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
                         for split, (acc, n, (lo, hi)) in known.items()) + " (Wilson).")
 
 
@@ -76,9 +78,9 @@ def earlier_polish(trials: list, number: int) -> int | None:
 
 
 def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
-    """One row per shipped format: spectral trials ship int8; mlp candidates are scored as int8 and
-    float32 and give a point for each. No rows for a polish that stopped because an earlier trial
-    polishes the same architecture (earlier_polish): it is not a candidate of its own."""
+    """One row per shipped format: a trial converted to several formats (--formats; mlp students always)
+    gives a point for each, with that file's own costs and scores. No rows for a polish that stopped
+    because an earlier trial polishes the same architecture (earlier_polish): it is not a candidate of its own."""
     record = TrialRecord.read(trial)
     if record.duplicate_of is not None:
         return []
@@ -87,14 +89,23 @@ def trial_rows(trial, test_scores: dict | None = None) -> list[dict[str, Any]]:
         return [base]
     rows = []
     for fmt, d in record.formats.items():
-        v, cost = d["fidelity"], d["cost"]
-        rows.append({**base, "format": fmt, "shipped": fmt == record.shipped_format,
-                     "score": v["fidelity"], "median_abs_error": v["median_abs_error"],
-                     "max_abs_error": v["max_abs_error"], "passes": v["passes"],
-                     "scale_to_pass": v["scale_to_pass"], "flash_bytes": cost["flash_bytes"],
-                     "arena_bytes": cost["arena_bytes"], "ram_bytes": cost["ram_bytes"],
-                     "latency_ms": cost["latency_ms"], "feasible": d["feasible"], "broken": d["broken"],
-                     "cost_source": f"converted {fmt} model"})
+        cost = d["cost"]
+        row = {**base, "format": fmt, "shipped": fmt == record.shipped_format, "flash_bytes": cost["flash_bytes"],
+               "arena_bytes": cost["arena_bytes"], "ram_bytes": cost["ram_bytes"], "latency_ms": cost["latency_ms"],
+               "macs": cost.get("macs"), "params_count": cost.get("params"), "feasible": d["feasible"],
+               "broken": d["broken"], "cost_source": f"converted {fmt} model"}
+        if "fidelity" in d:  # an mlp student, scored by fidelity to its teacher
+            v = d["fidelity"]
+            row.update(score=v["fidelity"], median_abs_error=v["median_abs_error"], max_abs_error=v["max_abs_error"],
+                       passes=v["passes"], scale_to_pass=v["scale_to_pass"])
+        else:  # a classifier, scored by accuracy as tflite-micro runs this format's file
+            test = (test_scores or {}).get(score_key(trial.number, fmt))
+            row.update(score=d.get("cv_accuracy", d["val_accuracy"]), val_accuracy=d["val_accuracy"],
+                       cv_accuracy=d.get("cv_accuracy"), test_accuracy=test,
+                       **{f"{k}_int8": v if fmt == "int8" else None
+                          for k, v in (("val_accuracy", d["val_accuracy"]), ("cv_accuracy", d.get("cv_accuracy")),
+                                       ("test_accuracy", test))})
+        rows.append(row)
     return rows
 
 
@@ -116,6 +127,10 @@ def trial_row(trial, test_scores: dict | None = None, record: TrialRecord | None
         "val_accuracy_int8": r.val_accuracy_int8,
         "cv_accuracy_int8": r.cv_accuracy_int8,
         "test_accuracy_int8": (test_scores or {}).get(str(trial.number)),
+        # the same, of the row's own format (one row per format when a trial ships several)
+        "val_accuracy": r.val_accuracy_int8,
+        "cv_accuracy": r.cv_accuracy_int8,
+        "test_accuracy": (test_scores or {}).get(str(trial.number)),
         "flash_bytes": cost.get("flash_bytes"),
         "arena_bytes": cost.get("arena_bytes"),
         "ram_bytes": cost.get("ram_bytes"),

@@ -127,7 +127,7 @@ def enqueue(study, params: dict, **values: Any) -> None:
 
 # ---------------------------------------------------------------- the study's own attributes
 CONFIG_KEY = "nas_config"  # the run configuration (nas.config.RunConfig.to_dict)
-TEST_SCORES_KEY = "test_accuracy_int8"  # {trial number: int8 test accuracy}, front members only
+TEST_SCORES_KEY = "test_accuracy_int8"  # {nas.formats.score_key: test accuracy}, front members only ("N": int8)
 REQUEST_PREFIX = "request:"  # one attribute per invocation: how many finished trials it was asked for
 REQUEUED_KEY = "requeued_trials"  # interrupted trials whose parameters were queued again
 CLASS_TEACHER_KEY = "class_teacher"  # --distill: the teacher's soft targets (artifact id) and how it was made

@@ -142,7 +142,11 @@ def queue_polish(study, k: int) -> list[int]:
     front = [r for r in study_rows(study)
              if r["on_front"] and r["kind"] != schema.POLISH
              and architecture_key(r["params"], r["baseline"]) not in done]
-    chosen = sorted(front, key=lambda r: (-r["score"], r["flash_bytes"]))[:k]
+    chosen, seen = [], set()
+    for r in sorted(front, key=lambda r: (-r["score"], r["flash_bytes"])):
+        if r["number"] not in seen and len(chosen) < k:  # a trial with several formats on the front: once
+            seen.add(r["number"])
+            chosen.append(r)
     for r in chosen:
         schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
                        **({"baseline": r["baseline"]} if r["baseline"] else {}))
@@ -274,6 +278,7 @@ class SearchOptions:
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost
     distill: bool = False  # distil every candidate from a full-width FCN trained first (nas.class_teacher)
     teacher_epochs: int = 200
+    formats: tuple[str, ...] | None = None  # what trained models ship as (nas.formats); None: the task's default
     cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
     polish: int = POLISH_DEFAULT
     reject_before_training: bool = True  # False only for the benchmark that measures what it saves
@@ -307,7 +312,7 @@ def open_search(name: str, storage: str, options: SearchOptions):
             # the teacher saw every training series, so folds of them cannot score a distilled recipe
             cv_folds=0 if options.distill else cv_folds_for(spec.get("n_val")) if options.cv_folds is None
             else options.cv_folds,
-            polish=options.polish))
+            polish=options.polish, formats=options.formats))
     study, config, is_new = open_for_search(name, storage, config, task.directions)
     if not is_new:
         return study, config, None, False

@@ -17,17 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from cost_models import Budget, Device, estimate, symbolic
-from cost_models.keras_graph import graph_from_keras
 from cost_models.tflite_reader import read_tflite
 from nas import schema
 from nas.distill import Tolerance, fidelity, fold_standardization, scales
-from nas.objective import reject_if_over_budget
-from nas.quantize import Int8Model, to_float_tflite, to_int8_tflite
+from nas.formats import FORMATS, convert
+from nas.objective import estimate_formats, reject_if_over_budget
+from nas.quantize import Int8Model
 from nas.teacher import DenseChain, Teacher, dense_chain
 from nas.train import TrainingError, train
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]
-FORMATS = ("int8", "int16x8", "float32")
 TEMPERATURE = 2.0  # classifier teachers: students match p ** (1 / T), renormalized
 BATCH_SIZE = 256
 
@@ -66,13 +65,12 @@ def train_student(model, task: DistillTask, *, epochs: int, seed: int, time_limi
     return fold_standardization(dense_chain(model), x_mean, x_std, y_mean, y_std)
 
 
-def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, seed: int) -> dict:
-    """Every format of a chain: bytes, exact costs, TFLM-measured fidelity on the validation rows."""
+def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, seed: int,
+         formats: tuple[str, ...] = FORMATS) -> dict:
+    """Each format of a chain: bytes, exact costs, TFLM-measured fidelity on the validation rows."""
     model = chain.to_keras()
     rep = task.x_train.astype(np.float32)
-    files = {"int8": to_int8_tflite(model, rep, seed=seed),
-             "int16x8": to_int8_tflite(model, rep, seed=seed, activations="int16"),
-             "float32": to_float_tflite(model)}
+    files = {fmt: convert(model, fmt, rep, seed) for fmt in formats}
     out = {}
     for fmt, tflite in files.items():
         cost = estimate(read_tflite(tflite), device, flash_bytes=len(tflite))
@@ -85,7 +83,7 @@ def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, s
 
 
 def shipped_format(formats: dict) -> str:
-    feasible = [f for f in FORMATS if formats[f]["feasible"]] or ["int8"]
+    feasible = [f for f in formats if formats[f]["feasible"]] or list(formats)[:1]
     return max(feasible, key=lambda f: (formats[f]["fidelity"]["fidelity"],
                                         -formats[f]["fidelity"]["median_abs_error"],
                                         -formats[f]["cost"]["flash_bytes"]))
@@ -119,7 +117,7 @@ def record(trial, shipped: dict, artifact_store) -> tuple[float, float, float]:
 
 
 def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs: int, seed: int,
-                   time_limit_s: float, artifact_store=None):
+                   time_limit_s: float, artifact_store=None, formats: tuple[str, ...] = FORMATS):
     import optuna
 
     from search_spaces import mlp
@@ -133,13 +131,12 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
         shape_only = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, keras=symbolic.keras,
                                output_activation=out_act)
         schema.write(trial, architecture=mlp.describe(trial.params), kind=schema.STUDENT)
-        # int8 is the smallest format: if even it is over budget, nothing could ship
-        reject_if_over_budget(trial, estimate(graph_from_keras(shape_only), device), budget)
+        reject_if_over_budget(trial, estimate_formats(shape_only, device, formats, budget), budget)
         keras.backend.clear_session()
         model = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, output_activation=out_act)
         try:
             chain = train_student(model, task, epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
-            shipped = ship(chain, task, device, budget, seed)
+            shipped = ship(chain, task, device, budget, seed, formats)
         except Exception as exc:  # one bad candidate must not end a search
             reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
             schema.write(trial, fail_reason=reason, trained=False)
@@ -151,7 +148,7 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
 
 
 def seed_teacher_trials(study, task: DistillTask, reduction, device: Device, budget: Budget, seed: int,
-                        artifact_store=None, on_trial=None) -> None:
+                        artifact_store=None, on_trial=None, formats: tuple[str, ...] = FORMATS) -> None:
     """The teacher and its exact reduction, as the study's first candidates (nothing is trained)."""
     candidates = [(schema.TEACHER, task.teacher.chain, "as given"),
                   (schema.EXACT_REDUCTION, reduction.chain, f"same outputs on the {len(task.x_val)} given rows")]
@@ -165,7 +162,7 @@ def seed_teacher_trials(study, task: DistillTask, reduction, device: Device, bud
                                            "dead_over_box_per_layer": reduction.dead_over_box,
                                            "domain": reduction.domain, "params": chain.params,
                                            "teacher_params": task.teacher.chain.params})
-        values = record(trial, ship(chain, task, device, budget, seed), artifact_store)
+        values = record(trial, ship(chain, task, device, budget, seed, formats), artifact_store)
         frozen = study.tell(trial, values)
         if on_trial is not None:
             on_trial(study, frozen)

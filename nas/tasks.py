@@ -23,6 +23,11 @@ class Task:
     directions: tuple[str, ...] = ("maximize", "minimize")
     front_words = ""  # what the front's score is, in the line above the front table
     input_layout = ""  # for the model card
+    default_formats: tuple[str, ...] = ("int8",)  # what a trained model ships as when --formats is not given
+
+    def formats(self, config: RunConfig) -> tuple[str, ...]:
+        """The formats every trained model of the study is converted to and scored in (nas.formats)."""
+        return config.objective.formats or self.default_formats
 
     def prepare(self, options) -> tuple[dict, Any]:
         """From a new search's options: (the data description the study stores, the loaded data)."""
@@ -74,7 +79,7 @@ class ClassificationTask(Task):
     """Classifiers of labelled series, scored as int8 in TFLM; the front is polished and scored on test."""
 
     name = "classification"
-    front_words = "int8 accuracy of the deployed model"
+    front_words = "accuracy of each deployed file, as tflite-micro runs it"
     input_layout = "(1, 1, length, channels)"
 
     def prepare(self, options):
@@ -104,7 +109,7 @@ class ClassificationTask(Task):
                               epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,
                               artifact_store=artifact_store, multi_fidelity=o.multi_fidelity,
                               reject_before_training=o.reject_before_training, cv_folds=o.cv_folds,
-                              targets=targets)
+                              targets=targets, formats=self.formats(config))
 
     def seed(self, study, config, data, on_trial=None):
         """With `baselines`: the published architectures shrunk to fit (nas.baselines), queued as the first
@@ -131,15 +136,19 @@ class ClassificationTask(Task):
         """int8 *test* accuracy for the front's members (never used for any search decision)."""
         from nas import schema
         from nas.export import load_tflite
+        from nas.formats import score_key
         from nas.quantize import Int8Model
 
         scored = dict(schema.StudyRecord.read(study).test_scores)
         for row in rows:
-            if row["on_front"] and row["test_accuracy_int8"] is None:
+            if row["on_front"] and row["test_accuracy"] is None:
                 trial = study.trials[row["number"]]
-                acc = Int8Model(load_tflite(study, config, trial)).accuracy(data.x_test, data.y_test)
-                scored[str(row["number"])] = acc
-                row["test_accuracy_int8"] = acc
+                tflite = load_tflite(study, config, trial, row["format"])
+                acc = Int8Model(tflite).accuracy(data.x_test, data.y_test)
+                scored[score_key(row["number"], row["format"])] = acc
+                row["test_accuracy"] = acc
+                if row["format"] == "int8":
+                    row["test_accuracy_int8"] = acc
         schema.write_test_scores(study, scored)
         return rows
 
@@ -158,13 +167,18 @@ class ClassificationTask(Task):
         front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
         if not front:
             return _no_front()
-        score = "int8 cv" if any(r["cv_accuracy_int8"] is not None for r in front) else "int8 val"
-        head = (f"{'trial':>5}  {score:>8}  {'int8 test':>9}  {'flash KB':>8}  {'RAM KB':>7}  "
+        # one format: named in the header, as before; several: a column of its own, scores of the row's format
+        several = any(r["format"] != "int8" for r in rows)
+        score = "cv" if any(r["cv_accuracy"] is not None for r in front) else "val"
+        fmt_head = f"{'format':>8}  " if several else ""
+        score, test_head = (score, "test") if several else (f"int8 {score}", "int8 test")
+        head = (f"{'trial':>5}  {fmt_head}{score:>8}  {test_head:>9}  {'flash KB':>8}  {'RAM KB':>7}  "
                 f"{'ms':>6}  {'MACs':>9}  architecture")
         lines = [head, "-" * len(head)]
         for r in front:
-            test = f"{r['test_accuracy_int8']:.3f}" if r["test_accuracy_int8"] is not None else "-"
-            lines.append(f"{r['number']:>5}  {r['score']:>8.3f}  {test:>9}  "
+            test = f"{r['test_accuracy']:.3f}" if r["test_accuracy"] is not None else "-"
+            fmt = f"{r['format']:>8}  " if several else ""
+            lines.append(f"{r['number']:>5}  {fmt}{r['score']:>8.3f}  {test:>9}  "
                          f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                          f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
                          + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
@@ -173,14 +187,17 @@ class ClassificationTask(Task):
 
     def score_label(self, config):
         folds = config.objective.cv_folds
-        return f"int8 accuracy, {folds}-fold cross-validated" if folds else "int8 val accuracy"
+        fmt = "int8" if self.formats(config) == ("int8",) else "each format's"
+        return f"{fmt} accuracy, {folds}-fold cross-validated" if folds else f"{fmt} val accuracy"
 
 
 class DistillationTask(Task):
-    """MLP students of a Keras teacher, shipped as int8 and float32, scored by fidelity to the teacher
-    on the user's rows (nas.student); the teacher and its exact reduction seed the study."""
+    """MLP students of a Keras teacher, shipped as int8, int16x8 and float32 (or the --formats given), scored
+    by fidelity to the teacher on the user's rows (nas.student); the teacher and its exact reduction seed the
+    study."""
 
     name = "distillation"
+    default_formats = ("int8", "int16x8", "float32")
     directions = ("maximize", "minimize", "minimize")
     front_words = "fidelity to the teacher of each shipped file, measured in TFLM on your rows"
     input_layout = "(1, features): the teacher's raw inputs, standardization folded in"
@@ -221,7 +238,8 @@ class DistillationTask(Task):
 
         return student.make_objective(task=data, device=config.device, budget=config.budget,
                                       epochs=config.epochs or DEFAULT_EPOCHS, seed=config.seed,
-                                      time_limit_s=config.trial_time_limit_s, artifact_store=artifact_store)
+                                      time_limit_s=config.trial_time_limit_s, artifact_store=artifact_store,
+                                      formats=self.formats(config))
 
     def seed(self, study, config, data, on_trial=None):
         """The teacher and its exact reduction are the first candidates (once per study)."""
@@ -233,7 +251,8 @@ class DistillationTask(Task):
                for t in study.get_trials(deepcopy=False)):
             return
         student.seed_teacher_trials(study, data, reduce_exactly(data.teacher.chain, data.x_val), config.device,
-                                    config.budget, config.seed, artifact_store(config), on_trial=on_trial)
+                                    config.budget, config.seed, artifact_store(config), on_trial=on_trial,
+                                    formats=self.formats(config))
 
     def front_table(self, rows, data_spec):
         front = sorted((r for r in rows if r["on_front"]), key=lambda r: r["flash_bytes"])
