@@ -10,6 +10,7 @@ error. After conversion the exact size is simply `len(tflite_bytes)`.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from importlib import resources
 
@@ -47,9 +48,14 @@ def features(graph: Graph) -> dict[str, float]:
 _FORMAT_OF_ACTIVATION_BYTES = {1: "int8", 2: "int16x8", 4: "float32"}
 
 
+@functools.cache
+def _table() -> dict:
+    """flash_fit.toml, read once per process (an estimate is made for every sampled candidate)."""
+    return tomllib.loads(resources.files("cost_models").joinpath("flash_fit.toml").read_text())
+
+
 def _coefficients(fmt: str) -> dict[str, float]:
-    table = tomllib.loads(resources.files("cost_models").joinpath("flash_fit.toml").read_text())
-    return table["coefficients" if fmt == "int8" else f"coefficients_{fmt}"]
+    return _table()["coefficients" if fmt == "int8" else f"coefficients_{fmt}"]
 
 
 def estimate_flash_bytes(graph: Graph) -> int:
