@@ -30,6 +30,7 @@ def main() -> None:
     from nas.data import load as load_data
     from nas.export import load_tflite
     from nas.quantize import Int8Model
+    from nas.results import best_of, study_rows
     from nas.schema import TrialRecord
     from nas.study import load
 
@@ -39,6 +40,7 @@ def main() -> None:
 
     by_score: dict[float, list[float]] = defaultdict(list)
     pairs = []
+    tests: dict[int, float] = {}
     cross_validated = False
     for t in study.trials:
         record = TrialRecord.read(t)
@@ -48,6 +50,7 @@ def main() -> None:
             cross_validated |= record.cv_accuracy_int8 is not None
             by_score[t.values[0]].append(test)
             pairs.append((t.values[0], test))
+            tests[t.number] = test
     label = "int8 cv" if cross_validated else "int8 val"
     print(f"{args.study}: {len(pairs)} trained feasible models, {len(dataset.y_val)} validation and "
           f"{len(dataset.y_test)} test series; score: {label}")
@@ -58,6 +61,21 @@ def main() -> None:
     if len({s for s, _ in pairs}) > 1:
         rho = spearmanr([s for s, _ in pairs], [t for _, t in pairs]).statistic
         print(f"Spearman rank correlation of score and test accuracy: {rho:.2f}")
+    rows = [r for r in study_rows(study) if r["shipped"]]
+    chosen = best_of([r for r in rows if r["on_front"]])
+    if chosen is not None and tests:
+        best = max(tests.values())
+        print(f"chosen: trial {chosen['number']} (score {chosen['score']:.3f}), test {tests[chosen['number']]:.3f}; "
+              f"best test of all {len(tests)}: {best:.3f}; regret {100 * (best - tests[chosen['number']]):.1f} points")
+    # the hand-made baselines the study was seeded with (--baselines), and their polish: the engineer's
+    # models inside the same search, chosen among by the same score
+    engineer = [r for r in rows if r["number"] in tests and (r["baseline"] is not None)]
+    for r in engineer:
+        print(f"baseline trial {r['number']}{' (polish)' if r['polish_of'] is not None else ''}: "
+              f"{r['architecture']}: score {r['score']:.3f}, test {tests[r['number']]:.3f}")
+    if engineer:
+        top = best_of(engineer)
+        print(f"best baseline by score: trial {top['number']}, test {tests[top['number']]:.3f}")
 
 
 if __name__ == "__main__":
