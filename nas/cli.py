@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from nas.config import POLISH_DEFAULT
+from nas.data import NORMALIZATIONS
 from nas.formats import FORMATS, parse_formats
 from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate_name
 
@@ -150,6 +151,7 @@ def cmd_search(args) -> int:
     _reports_dir(name)
     options = SearchOptions(
         space=args.space, device=args.device, budget=_budget(args), data=args.data, label_column=args.label_column,
+        normalize=args.normalize,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
         baselines=args.baselines, distill=args.distill, formats=args.formats,
@@ -502,6 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default: built-in synthetic light curves)")
     s.add_argument("--label-column", help="CSV: the column holding the labels (default: label/class/target/y, "
                                           "else the first)")
+    s.add_argument("--normalize", choices=NORMALIZATIONS, default="series",
+                   help="series: z-normalize each series and channel on its own (default, the UCR convention); "
+                        "channel: one mean and SD per channel from the training split, so each series keeps its "
+                        "level and amplitude (sensor data, cepstra)")
     s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")

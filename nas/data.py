@@ -51,7 +51,7 @@ class Dataset:
             "n_val": len(self.y_val),
             "n_test": len(self.y_test),
             "preprocessing": "z-normalised per series and channel",
-            **self.extra,
+            **self.extra,  # a file's data with --normalize channel says otherwise (Normalization.describe)
         }
 
 
@@ -116,13 +116,53 @@ def _as_series(name: str, a: np.ndarray, path: Path) -> np.ndarray:
     return a.astype(np.float32)
 
 
+NORMALIZATIONS = ("series", "channel")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How series are scaled before the model sees them (the board must do the same).
+
+    - "series": each series and channel to mean 0, SD 1 on its own (the UCR archive's convention). It
+      removes each series' level and amplitude: right when those are nuisance, wrong when they are the signal.
+    - "channel": every channel shifted and scaled by one mean and SD, those of the training split. A
+      series' level and amplitude survive. On JapaneseVowels (12 cepstral coefficients, whose levels tell the
+      speakers apart) per-series z-normalization cost 20-40 points (docs/benchmarks.md)."""
+
+    mode: str = "series"
+    mean: tuple[float, ...] | None = None  # "channel": per channel, from the training split
+    std: tuple[float, ...] | None = None
+
+    @classmethod
+    def fit(cls, mode: str, x_train: np.ndarray) -> Normalization:
+        if mode not in NORMALIZATIONS:
+            raise DataError(f"unknown normalization {mode!r}; choose {' or '.join(NORMALIZATIONS)}")
+        if mode == "series":
+            return cls()
+        std = x_train.std(axis=(0, 1))
+        return cls(mode, tuple(float(v) for v in x_train.mean(axis=(0, 1))),
+                   tuple(float(v) if v > 0 else 1.0 for v in std))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.mode == "series":
+            return znorm(x)
+        return ((x - np.array(self.mean)) / np.array(self.std)).astype(np.float32)
+
+    def describe(self) -> dict:
+        if self.mode == "series":
+            return {"normalize": "series", "preprocessing": "z-normalised per series and channel"}
+        return {"normalize": "channel", "channel_mean": list(self.mean), "channel_std": list(self.std),
+                "preprocessing": "each channel minus channel_mean, divided by channel_std (the training "
+                                 "split's, one pair per channel)"}
+
+
 def znorm(x: np.ndarray) -> np.ndarray:
     mean = x.mean(axis=1, keepdims=True)
     std = x.std(axis=1, keepdims=True)
     return ((x - mean) / np.where(std > 0, std, 1)).astype(np.float32)
 
 
-def load_npz(path: str | Path, seed: int = 0) -> Dataset:
+def load_npz(path: str | Path, seed: int = 0, normalize: str = "series") -> Dataset:
     """A user's arrays: x_train, y_train, x_test, y_test (+ optional x_val, y_val)."""
     path = Path(path)
     if not path.exists():
@@ -148,12 +188,14 @@ def load_npz(path: str | Path, seed: int = 0) -> Dataset:
                             "strings or integers, not objects") from None
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DataError(f"{path}: give both x_val and y_val, or neither")
-    return from_arrays(arrays, path, seed)
+    return from_arrays(arrays, path, seed, normalize=normalize)
 
 
-def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = False) -> Dataset:
-    """Validate, map labels to integers (sorted naturally; the mapping is `classes`), z-normalise and
-    split. With `test_from_train`, a stratified 20 % of the rows becomes the test split."""
+def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = False,
+                normalize: str = "series") -> Dataset:
+    """Validate, map labels to integers (sorted naturally; the mapping is `classes`), split and normalize
+    (`normalize`: a Normalization mode, fitted on the training split). With `test_from_train`, a stratified
+    20 % of the rows becomes the test split. The splits depend on the labels and `seed` only."""
     xs = {k: _as_series(k, arrays[k], path) for k in arrays if k.startswith("x_")}
     ys = {k: np.asarray(arrays[k]).reshape(-1) for k in arrays if k.startswith("y_")}
     for part in ("train", "test", "val"):
@@ -182,29 +224,32 @@ def from_arrays(arrays: dict, path: Path, seed: int, test_from_train: bool = Fal
         first = int(np.flatnonzero(xs["x_train"].std(axis=1).max(axis=1) == 0)[0])
         raise DataError(f"{path}: {flat} of {len(xs['x_train'])} training series are constant (no variance in any "
                         f"channel; the first is series {first}): they carry nothing to learn from; drop them")
-    x_tr, y_tr = znorm(xs["x_train"]), labels["y_train"]
+    x_tr, y_tr = xs["x_train"], labels["y_train"]
     if test_from_train:
         x_tr, y_tr, x_test, y_test = stratified_split(x_tr, y_tr, TEST_FRACTION, seed + 100)
     else:
-        x_test, y_test = znorm(xs["x_test"]), labels["y_test"]
+        x_test, y_test = xs["x_test"], labels["y_test"]
     if "x_val" in xs:
-        x_val, y_val = znorm(xs["x_val"]), labels["y_val"]
+        x_val, y_val = xs["x_val"], labels["y_val"]
     else:
         x_tr, y_tr, x_val, y_val = stratified_split(x_tr, y_tr, VAL_FRACTION, seed)
+    norm = Normalization.fit(normalize, x_tr)
+    x_tr, x_val, x_test = norm(x_tr), norm(x_val), norm(x_test)
     check_enough(y_tr, y_val, classes, path, "series of each class in the file" if "x_val" not in xs
                  else "training series of each class", 4 if test_from_train else 3)
     return Dataset(x_tr, y_tr, x_val, y_val, x_test, y_test, tuple(classes),
                    name=path.stem.removesuffix("_TRAIN").removesuffix("_train"), source=str(path.resolve()),
-                   extra={"test_split": "20 % of the file, stratified" if test_from_train else "official"})
+                   extra={"test_split": "20 % of the file, stratified" if test_from_train else "official",
+                          **norm.describe()})
 
 
-def load_file(path: str | Path, seed: int = 0, label_column: str | None = None) -> Dataset:
+def load_file(path: str | Path, seed: int = 0, label_column: str | None = None, normalize: str = "series") -> Dataset:
     """Any supported file: .npz, or a text format (CSV, UCR .tsv, .ts) with its `_TEST` sibling."""
     from nas import loaders
 
     path = Path(path)
     if path.suffix.lower() == ".npz":
-        return load_npz(path, seed)
+        return load_npz(path, seed, normalize)
     if not path.exists():
         raise DataError(f"data file {path} does not exist")
     if not path.is_file():
@@ -221,7 +266,7 @@ def load_file(path: str | Path, seed: int = 0, label_column: str | None = None) 
             arrays["x_test"], arrays["y_test"] = loaders.read_series(test, label_column)
     except loaders.FormatError as exc:
         raise DataError(str(exc)) from None
-    return from_arrays(arrays, path, seed, test_from_train=test is None)
+    return from_arrays(arrays, path, seed, test_from_train=test is None, normalize=normalize)
 
 
 MIN_TRAIN_PER_CLASS = 2  # a class needs series to learn from...
@@ -248,12 +293,13 @@ def _natural(label: str):
         return (1, 0.0, label)
 
 
-def open_data(path: str | Path | None, seed: int = 0, label_column: str | None = None) -> Dataset:
+def open_data(path: str | Path | None, seed: int = 0, label_column: str | None = None,
+              normalize: str = "series") -> Dataset:
     """A new search's data: the user's file, or the built-in light curves when `path` is None. Its
     `describe()` carries what `load` needs to open the same data again (path, split seed, label column)."""
     if path is None:
         return builtin_lightcurves(seed=seed)
-    dataset = load_file(path, seed=seed, label_column=label_column)
+    dataset = load_file(path, seed=seed, label_column=label_column, normalize=normalize)
     return replace(dataset, extra={**dataset.extra, "path": str(Path(path).resolve()), "split_seed": seed,
                                    "label_column": label_column})
 
@@ -262,4 +308,5 @@ def load(spec: dict) -> Dataset:
     """Open again the data a study describes (what `open_data(...).describe()` stored)."""
     if spec["name"] == BUILTIN and spec.get("path") is None:
         return builtin_lightcurves(per_class=spec.get("per_class", 256), seed=spec.get("seed", 0))
-    return load_file(spec["path"], seed=spec.get("split_seed", 0), label_column=spec.get("label_column"))
+    return load_file(spec["path"], seed=spec.get("split_seed", 0), label_column=spec.get("label_column"),
+                     normalize=spec.get("normalize", "series"))

@@ -159,7 +159,8 @@ def export_trial(study, config: RunConfig, trial, out_root: Path, storage_url: s
                               "flash_bytes": d["cost"]["flash_bytes"]}
                           for f, d in (record.formats or {}).items() if f != fmt},
         "accuracy": _accuracy(record, fmt, test_scores.get(score_key(trial.number, fmt)), config.data),
-        "input": {**inp.to_dict(), "layout": task.input_layout, "preprocessing": config.data.get("preprocessing")},
+        "input": {**inp.to_dict(), "layout": task.input_layout, "preprocessing": config.data.get("preprocessing"),
+                  **{k: config.data[k] for k in ("channel_mean", "channel_std") if k in config.data}},
         "output": outp.to_dict(),
         "operators": methods,  # the MicroMutableOpResolver calls model_data.h's NAS_REGISTER_OPS makes
         "labels": dict(enumerate(config.data.get("classes", []))),

@@ -269,6 +269,7 @@ class SearchOptions:
     budget: Budget = field(default_factory=Budget)
     data: str | None = None  # classification: the data file (None: built-in light curves); mlp: the rows
     label_column: str | None = None
+    normalize: str = "series"  # nas.data.Normalization: "series" (z-normalize each) or "channel" (training stats)
     seed: int = 0
     epochs: int | None = None  # None: chosen from the training set's size (nas.train.epochs_for)
     trial_time_limit: float = 600.0  # seconds

@@ -87,7 +87,10 @@ class ClassificationTask(Task):
 
         if getattr(options, "teacher", None):
             raise ValueError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
-        dataset = data.open_data(options.data, seed=options.seed, label_column=options.label_column)
+        if options.data is None and options.normalize != "series":
+            raise ValueError("--normalize is for your own --data; the built-in light curves are generated normalized")
+        dataset = data.open_data(options.data, seed=options.seed, label_column=options.label_column,
+                                 normalize=options.normalize)
         return dataset.describe(), dataset
 
     def open(self, config):
@@ -160,7 +163,7 @@ class ClassificationTask(Task):
         except (OSError, ValueError):
             return None
         label = dataset.classes[int(dataset.y_val[0])]
-        return dataset.x_val[0], (f"validation series 0 of {dataset.name} (class {label!r}), z-normalized as "
+        return dataset.x_val[0], (f"validation series 0 of {dataset.name} (class {label!r}), normalized as "
                                   "the search saw it: replace it with your own, prepared the same way")
 
     def front_table(self, rows, data_spec):

@@ -98,3 +98,53 @@ def test_a_dominated_point_leaves_the_hypervolume_exactly_as_it_was():
     before = [(0.785, 7122), (0.001, 6043), (0.828, 4729), (0.244, 4664), (0.704, 2515), (0.191, 6649),
               (0.222, 8581), (0.968, 8579), (0.543, 2747)]
     assert hypervolume([*before, (0.08, 4621)], 102400) == hypervolume(before, 102400)
+
+
+def _levels(tmp_path):
+    """Two classes told apart only by their level: per-series z-normalization erases what separates them."""
+    rng = np.random.default_rng(0)
+    shape = rng.normal(size=(1, 40, 2))
+
+    def series(n, level):
+        return shape + level + 0.1 * rng.normal(size=(n, 40, 2))
+
+    x = np.concatenate([series(30, 0.0), series(30, 3.0)])
+    y = np.array([0] * 30 + [1] * 30)
+    xt = np.concatenate([series(10, 0.0), series(10, 3.0)])
+    np.savez(tmp_path / "levels.npz", x_train=x, y_train=y, x_test=xt, y_test=np.array([0] * 10 + [1] * 10))
+    return tmp_path / "levels.npz", x
+
+
+def test_channel_normalization_keeps_each_series_level_with_the_training_splits_statistics(tmp_path):
+    path, raw = _levels(tmp_path)
+    series = load_npz(path, normalize="series")
+    channel = load_npz(path, normalize="channel")
+    # the same split whatever the normalization
+    assert (series.y_train == channel.y_train).all() and (series.y_val == channel.y_val).all()
+    # per series, the levels are gone: class means coincide; per channel they survive
+    gap = [abs(d.x_train[d.y_train == 1].mean() - d.x_train[d.y_train == 0].mean()) for d in (series, channel)]
+    assert gap[0] < 0.05 and gap[1] > 1.5
+    # statistics of the training split alone: it has mean 0 and SD 1 per channel, the validation split not exactly
+    assert np.allclose(channel.x_train.mean(axis=(0, 1)), 0, atol=1e-5)
+    assert np.allclose(channel.x_train.std(axis=(0, 1)), 1, atol=1e-4)
+    spec = channel.describe()
+    assert spec["normalize"] == "channel" and len(spec["channel_mean"]) == 2 and "channel_mean" in spec["preprocessing"]
+    y = np.array([0] * 30 + [1] * 30)
+    raw_train, _, raw_val, _ = data_mod.stratified_split(raw, y, data_mod.VAL_FRACTION, 0)
+    assert np.allclose(spec["channel_mean"], raw_train.mean(axis=(0, 1)))  # the validation rows are not in it
+    assert not np.allclose(spec["channel_mean"], raw.mean(axis=(0, 1)))
+
+
+def test_a_study_reopens_its_data_normalized_as_it_was(tmp_path):
+    path, _ = _levels(tmp_path)
+    first = data_mod.open_data(path, seed=3, normalize="channel")
+    again = data_mod.load(first.describe())
+    for a, b in ((first.x_train, again.x_train), (first.x_val, again.x_val), (first.x_test, again.x_test)):
+        assert np.array_equal(a, b)
+    assert data_mod.load(data_mod.open_data(path, seed=3).describe()).describe()["normalize"] == "series"
+
+
+def test_an_unknown_normalization_is_named(tmp_path):
+    path, _ = _levels(tmp_path)
+    with pytest.raises(DataError, match="series or channel"):
+        load_npz(path, normalize="global")
