@@ -504,10 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default: built-in synthetic light curves)")
     s.add_argument("--label-column", help="CSV: the column holding the labels (default: label/class/target/y, "
                                           "else the first)")
-    s.add_argument("--normalize", choices=NORMALIZATIONS, default="series",
-                   help="series: z-normalize each series and channel on its own (default, the UCR convention); "
-                        "channel: one mean and SD per channel from the training split, so each series keeps its "
-                        "level and amplitude (sensor data, cepstra)")
+    s.add_argument("--normalize", choices=NORMALIZATIONS, default="channel",
+                   help="channel (default): one mean and SD per channel, from the training split, so each series "
+                        "keeps its level and amplitude; series: z-normalize each series and channel on its own "
+                        "(when level and amplitude are nuisance, e.g. sensors of different gains)")
     s.add_argument("--study", help="study name (default: SPACE-DEVICE); an existing study continues")
     s.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/NAME.db)")
     s.add_argument("--artifacts", help="folder for trained models (default: studies/NAME.artifacts)")

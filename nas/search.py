@@ -269,7 +269,9 @@ class SearchOptions:
     budget: Budget = field(default_factory=Budget)
     data: str | None = None  # classification: the data file (None: built-in light curves); mlp: the rows
     label_column: str | None = None
-    normalize: str = "series"  # nas.data.Normalization: "series" (z-normalize each) or "channel" (training stats)
+    # nas.data.Normalization: "channel" (one mean and SD per channel, the training split's) or "series" (z-normalize
+    # each); studies made before this option read back as "series", which is what they used
+    normalize: str = "channel"
     seed: int = 0
     epochs: int | None = None  # None: chosen from the training set's size (nas.train.epochs_for)
     trial_time_limit: float = 600.0  # seconds

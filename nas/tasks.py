@@ -87,8 +87,7 @@ class ClassificationTask(Task):
 
         if getattr(options, "teacher", None):
             raise ValueError("--teacher is for the mlp space: nas search --space mlp --teacher T --data ROWS")
-        if options.data is None and options.normalize != "series":
-            raise ValueError("--normalize is for your own --data; the built-in light curves are generated normalized")
+        # the built-in light curves are generated normalized: --normalize is for a file's series
         dataset = data.open_data(options.data, seed=options.seed, label_column=options.label_column,
                                  normalize=options.normalize)
         return dataset.describe(), dataset
