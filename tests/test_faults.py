@@ -119,7 +119,7 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     from nas.quantize import ConversionError
     from nas.train import TrainingError
 
-    real_train, real_convert = objective.train, objective.to_int8_tflite
+    real_train, real_convert = objective.train, objective.convert  # nas.formats.convert: every format
     calls = {"train": 0, "convert": 0}
 
     def train(*args, **kwargs):
@@ -139,7 +139,7 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
         return real_convert(*args, **kwargs)
 
     monkeypatch.setattr(objective, "train", train)
-    monkeypatch.setattr(objective, "to_int8_tflite", convert)
+    monkeypatch.setattr(objective, "convert", convert)
     monkeypatch.chdir(tiny)
     assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--study", "f", "--trials", "6",
                  "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
