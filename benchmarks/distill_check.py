@@ -44,22 +44,19 @@ def main() -> None:
     import numpy as np
     import optuna
 
-    from benchmarks.paired import int8_scores, print_paired
+    from benchmarks.paired import int8_scores, print_paired, recipe
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
     from nas.baselines import Baseline
-    from nas.objective import polish_recipe
-    from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
+    from nas.train import as_model_input, configure_threads, train
     from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     configure_threads(1)
     ds = data_mod.load_file(args.data, seed=args.seed)
     n_classes, n = len(ds.classes), len(ds.y_train)
-    epochs = epochs_for(n)
-    how = (polish_recipe(n, epochs) if args.recipe == "polish" else
-           {"epochs": epochs, "patience": patience_for(n, batch_size_for(n)), "augment": False})
+    how = recipe(args.recipe, n)
     start = time.monotonic()
     keras.backend.clear_session()
     teacher = Baseline("fcn", 1, (1, 1, 1)).build(ds.input_shape, n_classes)

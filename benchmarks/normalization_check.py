@@ -39,12 +39,11 @@ def main() -> None:
     import numpy as np
     import optuna
 
-    from benchmarks.paired import int8_scores, print_paired
+    from benchmarks.paired import int8_scores, print_paired, recipe
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
-    from nas.objective import polish_recipe
-    from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
+    from nas.train import as_model_input, configure_threads, train
     from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -54,9 +53,7 @@ def main() -> None:
     ds = data["series"]
     assert all((d.y_val == ds.y_val).all() and (d.y_train == ds.y_train).all() for d in data.values())
     n_classes, n = len(ds.classes), len(ds.y_train)
-    epochs = epochs_for(n)
-    how = (polish_recipe(n, epochs) if args.recipe == "polish" else
-           {"epochs": epochs, "patience": patience_for(n, batch_size_for(n)), "augment": False})
+    how = recipe(args.recipe, n)
     archs = sample_feasible(args.models, ds.input_shape, n_classes, get_device(args.device), Budget(), args.seed)
     print(f"{ds.name}: {n} train / {len(ds.y_val)} validation series, input {ds.input_shape}; {len(archs)} random "
           f"feasible architectures on {args.device}; recipe {args.recipe} ({how}); {args.seeds} seeds; int8 in TFLM",

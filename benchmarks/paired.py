@@ -17,6 +17,18 @@ def add_paired_options(parser, recipe: str) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+def recipe(name: str, n_train: int) -> dict:
+    """The training recipe an arm uses for `n_train` series: "search" (the search's own: its epochs and early-
+    stopping patience, no augmentation) or "polish" (nas.objective.polish_recipe)."""
+    from nas.objective import polish_recipe
+    from nas.train import batch_size_for, epochs_for, patience_for
+
+    epochs = epochs_for(n_train)
+    if name == "polish":
+        return polish_recipe(n_train, epochs)
+    return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
+
+
 def int8_scores(model, representative, x, y, seed: int) -> tuple[float, float]:
     """(accuracy, log-loss) of `model` converted to int8 (calibrated on `representative`, (N, 1, L, C))
     and run in TFLM on x, y."""

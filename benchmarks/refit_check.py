@@ -41,12 +41,11 @@ def main() -> None:
     import numpy as np
     import optuna
 
-    from benchmarks.paired import int8_scores, print_paired
+    from benchmarks.paired import int8_scores, print_paired, recipe
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
-    from nas.objective import polish_recipe
-    from nas.train import as_model_input, batch_size_for, configure_threads, epochs_for, patience_for, train
+    from nas.train import as_model_input, configure_threads, train
     from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -56,9 +55,7 @@ def main() -> None:
     x_all, y_all = np.concatenate([x_in, x_iv]), np.concatenate([y_in, y_iv])
     x_out, y_out = ds.x_val, ds.y_val
     n = len(y_in)
-    epochs = epochs_for(n)
-    how = (polish_recipe(n, epochs) if args.recipe == "polish" else
-           {"epochs": epochs, "patience": patience_for(n, batch_size_for(n)), "augment": False})
+    how = recipe(args.recipe, n)
     device = get_device(args.device)
     archs = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, Budget(), args.seed)
     print(f"{ds.name}: inner train {len(y_in)} / inner validation {len(y_iv)} / held-out {len(y_out)} series "
