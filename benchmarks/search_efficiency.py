@@ -9,13 +9,19 @@ in this one run, so the ratios share the machine's state):
 For each: trials run, candidates trained (fully; and screened out after a short training), infeasible
 candidates trained, trials per hour, and the hypervolume of the feasible front of (int8 validation
 accuracy, flash bytes) with reference point (accuracy 0, the flash budget), as a share of that box.
-Every arm runs with --polish 0: the measure is of the search within its wall clock, and the polish of
-the front that follows a search as shipped would take the same time after any of them.
+Every arm runs with --polish 0 --finalists 0: the measure is of the search within its wall clock, and the
+polish and finalists that follow a search as shipped would take the same time after any of them.
 With --seeds N the arms run N times (seeds S..S+N-1, arms interleaved per seed): one run's sampling
 luck is as large as the differences between arms, so the ratios are given per seed and of the means.
 
+Time-to-target (as HPO papers measure search efficiency): the target of a seed is the hypervolume TPE (arm a)
+reached in its --minutes; every other arm runs --longer times as long, and the time it first reached that
+target is read from its trials' completion times (from the study's first trial start). Printed per seed:
+the times and their ratio to TPE's own time to the target; an arm that never reached it within its budget
+counts as "> budget" (the ratio is then a lower bound).
+
 Run: python benchmarks/search_efficiency.py [--data ../shared/data/ucr/OSULeaf.npz] [--minutes 6]
-     [--jobs 2] [--arms abcd] [--seeds 1]
+     [--jobs 2] [--arms abcd] [--seeds 1] [--longer 2]
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ def main() -> None:
     parser.add_argument("--arms", default="abcd")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="repeat every arm with this many seeds")
+    parser.add_argument("--longer", type=float, default=1.0,
+                        help="arms other than TPE (a) run this many times --minutes, for time-to-target")
     args = parser.parse_args()
 
     from common import nas_search  # beside this script
@@ -63,9 +71,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed, arm in ((seed, arm) for seed in seeds for arm in args.arms):
             label, extra = ARMS[arm]
+            minutes = args.minutes * (1 if arm == "a" else args.longer)
             wall, study = nas_search(Path(tmp), f"eff-{arm}-{seed}", space="spectral", device=args.device,
-                                     data=str(Path(args.data).resolve()), timeout=args.minutes * 60, trials=100_000,
-                                     jobs=args.jobs, seed=seed, polish=0, **extra,
+                                     data=str(Path(args.data).resolve()), timeout=minutes * 60, trials=100_000,
+                                     jobs=args.jobs, seed=seed, polish=0, finalists=0, **extra,
                                      label=f"arm {arm} ({label}), seed {seed}")
             rows = [r for r in study_rows(study) if r["shipped"]]
             records = {t.number: TrialRecord.read(t) for t in study.get_trials(deepcopy=False)}
@@ -82,7 +91,11 @@ def main() -> None:
                 "failed": c["failed"], "per_hour": c["trials"] / wall * 3600,
                 "hv": hypervolume(feasible, max_flash),
                 "best": max((a for a, _ in feasible), default=float("nan")),
+                "curve": hypervolume_by_time(study, rows, max_flash), "minutes": minutes,
             }
+            # the hypervolume at TPE's budget, for the ratios of equal time below
+            results[arm, seed]["hv_same"] = max((hv for s, hv in results[arm, seed]["curve"]
+                                                 if s <= args.minutes * 60), default=0.0)
             r = results[arm, seed]
             print(f"  {r['trials']} trials in {wall:.0f} s; hypervolume {r['hv']:.4f}", flush=True)
 
@@ -100,12 +113,47 @@ def main() -> None:
     for other in "bcd":
         if "a" not in args.arms or other not in args.arms:
             continue
-        per_seed = [results["a", s]["hv"] / results[other, s]["hv"] for s in seeds if results[other, s]["hv"] > 0]
-        means = [sum(results[arm, s]["hv"] for s in seeds) / len(seeds) for arm in ("a", other)]
-        print(f"hypervolume a/{other}: {means[0] / means[1]:.2f} (of the means over {len(seeds)} seed(s); "
-              f"per seed {', '.join(f'{v:.2f}' for v in per_seed)})")
+        per_seed = [results["a", s]["hv"] / results[other, s]["hv_same"] for s in seeds
+                    if results[other, s]["hv_same"] > 0]
+        means = [sum(results[arm, s]["hv_same"] for s in seeds) / len(seeds) for arm in ("a", other)]
+        print(f"hypervolume a/{other} after {args.minutes:g} min: {means[0] / means[1]:.2f} (of the means over "
+              f"{len(seeds)} seed(s); per seed {', '.join(f'{v:.2f}' for v in per_seed)})")
+    if "a" in args.arms and len(args.arms) > 1:
+        print(f"\nTime-to-target: the hypervolume TPE (a) reached in {args.minutes:g} min, per seed; other arms ran "
+              f"{args.longer:g}x as long")
+        for other in args.arms.replace("a", ""):
+            for s in seeds:
+                target = results["a", s]["hv"]
+                mine, theirs = (time_to(results[arm, s]["curve"], target) for arm in ("a", other))
+                budget = results[other, s]["minutes"] * 60
+                shown = f"{theirs:.0f} s" if theirs is not None else f"> {budget:.0f} s (never reached)"
+                ratio = f"{theirs / mine:.2f}x" if theirs is not None else f"> {budget / mine:.2f}x"
+                print(f"  seed {s}: target {target:.4f}; a reached it at {mine:.0f} s, {other} at {shown}: {ratio}")
     print("trained: fully trained and scored as int8; screened: stopped after a quarter of the epochs "
           "(multi-fidelity); rejected: over budget by the cost models, never trained.")
+
+
+def hypervolume_by_time(study, rows: list[dict], max_flash: float) -> list[tuple[float, float]]:
+    """(seconds since the study's first trial started, hypervolume of the feasible front) after each trial
+    completed, in completion order."""
+    from nas.results import hypervolume
+
+    done = {t.number: t.datetime_complete for t in study.get_trials(deepcopy=False) if t.datetime_complete}
+    starts = [t.datetime_start for t in study.get_trials(deepcopy=False) if t.datetime_start]
+    if not starts:
+        return []
+    t0 = min(starts)
+    points, curve = [], []
+    for r in sorted((r for r in rows if r["number"] in done), key=lambda r: done[r["number"]]):
+        if r["state"] == "complete" and r["feasible"] and r["score"] is not None:
+            points.append((r["score"], r["flash_bytes"]))
+        curve.append(((done[r["number"]] - t0).total_seconds(), hypervolume(points, max_flash)))
+    return curve
+
+
+def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
+    """The first time the curve reached `target` (to rounding), or None if it never did."""
+    return next((s for s, hv in curve if hv >= target - 1e-12), None)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nas.config import POLISH_DEFAULT
+from nas.config import FINALISTS_DEFAULT, POLISH_DEFAULT
 from nas.data import NORMALIZATIONS
 from nas.formats import FORMATS, parse_formats
 from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate_name
@@ -154,6 +154,7 @@ def cmd_search(args) -> int:
         normalize=args.normalize,
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
+        finalists=args.finalists,
         baselines=args.baselines, distill=args.distill, formats=args.formats,
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
@@ -263,7 +264,7 @@ def cmd_show(args) -> int:
 
 def cmd_export(args) -> int:
     from nas.export import export_trial
-    from nas.results import study_rows
+    from nas.results import recommended, study_rows
 
     if args.onnx and importlib.util.find_spec("tf2onnx") is None:
         raise UsageError("--onnx needs tf2onnx: pip install 'mcu-nas[onnx]'")
@@ -276,8 +277,10 @@ def cmd_export(args) -> int:
     else:  # every point of the front: a trial whose formats are several points exports each
         if args.format:
             raise UsageError("--format picks one file of one trial: pass --trial N with it")
-        points = sorted({(r["number"], None if r["shipped"] else r["format"]) for r in study_rows(study)
-                         if r["on_front"]}, key=lambda p: (p[0], p[1] or ""))
+        rows = study_rows(study)
+        chosen = recommended(rows)  # a cross-validated finalist need not be on the front
+        points = sorted({(r["number"], None if r["shipped"] else r["format"]) for r in rows
+                         if r["on_front"] or r is chosen}, key=lambda p: (p[0], p[1] or ""))
         if not points:
             raise UsageError(f"study {args.name!r} has no trained model within its budget to export")
     out_root = Path(args.out) if args.out else REPORTS_DIR / args.name / "models"
@@ -441,7 +444,7 @@ def cmd_calibrate(args) -> int:
 
 # ---------------------------------------------------------------- listings
 def cmd_studies(args) -> int:
-    from nas.results import best_of, counts, study_rows
+    from nas.results import counts, recommended, study_rows
     from nas.study import load
 
     files = sorted(STUDIES_DIR.glob("*.db"))
@@ -450,7 +453,8 @@ def cmd_studies(args) -> int:
         return 0
     print(f"{'study':28} {'trials':>6} {'trained':>7} {'seeded':>6} {'rejected':>8} {'screened':>8} {'failed':>6} "
           f"{'interrupted':>11} {'running':>7} {'front':>5}  "
-          "best point: score (int8 val accuracy, or students' fraction within tolerance) @ flash, trial")
+          "best point: score (int8 val accuracy, or students' fraction within tolerance) @ flash, trial "
+          "(the recommended finalist where finalists were cross-validated)")
     for path in files:
         name = path.stem
         try:
@@ -461,7 +465,7 @@ def cmd_studies(args) -> int:
         rows = study_rows(study)
         c = counts(rows)
         front = [r for r in rows if r["on_front"]]
-        best = best_of(front)
+        best = recommended(rows)
         best_text = (f"{best['score']:.3f} @ {best['flash_bytes'] / 1024:.1f} KB, #{best['number']}"
                      if best else "-")
         print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['seeded']:>6} {c['pruned_before_training']:>8} "
@@ -523,6 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
                    help="after the search, train the best K front members' architectures again for longer on "
                         f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
+    s.add_argument("--finalists", type=_non_negative_int, default=FINALISTS_DEFAULT,
+                   help="classifiers: after the polish, train the best K front members and the seeded baselines "
+                        f"again on {CV_FOLDS - 1} more folds, and recommend the best by pooled accuracy (default "
+                        f"{FINALISTS_DEFAULT}; 0: off; not needed when candidates are cross-validated already)")
     s.add_argument("--distill", action="store_true",
                    help="classifiers: train a full-width FCN first (a few minutes); the polished front members "
                         "train on targets mixed with its probabilities; turns cross-validation off")

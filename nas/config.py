@@ -13,6 +13,7 @@ from cost_models import Budget, Device
 from cost_models.device import device_from_dict
 
 POLISH_DEFAULT = 3  # front members trained again with the long recipe after a search
+FINALISTS_DEFAULT = 3  # front members cross-validated after the polish, beside the seeded baselines (nas.finalists)
 FORMAT = 2  # 1: nas before the record schema (device and budget as dicts, options in an `extra` bag)
 
 
@@ -28,6 +29,7 @@ class ObjectiveOptions:
     distill: bool = False  # polish trials train on targets mixed with a full-width FCN's (nas.class_teacher)
     teacher_epochs: int = 200  # --distill: the teacher's epochs (FCN's plateau schedule)
     formats: tuple[str, ...] | None = None  # what each trained model ships as (nas.formats); None: the task's default
+    finalists: int = 0  # nas.finalists: front members cross-validated after the polish (0 in studies made before it)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from nas.results import best_of, counts, hypervolume_by_trial, pareto_front, precision_line, study_rows
+from nas.results import counts, hypervolume_by_trial, pareto_front, precision_line, recommended, study_rows
 from nas.schema import TrialRecord
 from nas.tasks import task_for
 
@@ -225,7 +225,7 @@ def report_data(study, config, rows: list[dict] | None = None) -> dict:
         "counts": counts(rows),
         "timing": _timing(study),
         "pareto": pareto_data(rows, config),
-        "precision": precision_line(best_of([r for r in rows if r["on_front"]]), conf["data"]),
+        "precision": precision_line(recommended(rows), conf["data"]),
         "tradeoffs": tradeoffs,
         "hypervolume": {"reference": {"score": 0.0, "flash_bytes": budget.max_flash_bytes},
                         "by_trial": hypervolume_by_trial(rows, budget.max_flash_bytes)},

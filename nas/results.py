@@ -31,14 +31,18 @@ def known_intervals(accuracies: dict[str, float | None], data: dict) -> dict[str
 
 def precision_line(row: dict | None, data: dict) -> str | None:
     """'Best score, trial 7: int8 val 0.951 on 41 series, 95 % interval 0.84-0.99; ...' (Wilson), or None
-    when there is no such row or the study does not record how many series its splits hold."""
+    when there is no such row or the study does not record how many series its splits hold. A cross-validated
+    finalist (nas.finalists) is named as the recommended model, with its pooled accuracy."""
     if row is None:
         return None
     known = known_intervals({"val": row.get("val_accuracy"), "test": row.get("test_accuracy")}, data)
     if not known:
         return None
     fmt = row.get("format", "int8")
-    return (f"Best score, trial {row['number']}{'' if fmt == 'int8' else f' ({fmt})'}: "
+    finalist = row.get("finalist_accuracy")
+    which = (f"Recommended, trial {row['number']} (the best finalist by pooled cross-validated {fmt} accuracy, "
+             f"{finalist:.3f})" if finalist is not None else f"Best score, trial {row['number']}")
+    return (f"{which}{'' if fmt == 'int8' or finalist is not None else f' ({fmt})'}: "
             + "; ".join(f"{fmt} {split} {acc:.3f} on {n} series, 95 % interval {lo:.2f}-{hi:.2f}"
                         for split, (acc, n, (lo, hi)) in known.items()) + " (Wilson).")
 
@@ -183,12 +187,25 @@ def pareto_front(rows: list[dict]) -> list[dict]:
 
 
 def study_rows(study) -> list[dict]:
-    scores = StudyRecord.read(study).test_scores
-    rows = [row for t in study.get_trials(deepcopy=False) for row in trial_rows(t, scores)]
+    """Every trial's rows (trial_rows), marked on the front or not, with the pooled k-fold accuracy of the
+    cross-validated finalists (nas.finalists; None for the others)."""
+    record = StudyRecord.read(study)
+    rows = [row for t in study.get_trials(deepcopy=False) for row in trial_rows(t, record.test_scores)]
     front = {(r["number"], r["format"]) for r in pareto_front(rows)}
     for r in rows:
         r["on_front"] = (r["number"], r["format"]) in front
+        finalist = record.finalists.get(r["number"])
+        r["finalist_accuracy"] = finalist["accuracy"] if finalist and finalist["format"] == r["format"] else None
     return rows
+
+
+def recommended(rows: list[dict]) -> dict | None:
+    """The model a search recommends: the cross-validated finalist with the best pooled accuracy (nas.finalists),
+    else, in a study without finalists, the front's best score; the smaller model on ties."""
+    finalists = [r for r in rows if r.get("finalist_accuracy") is not None]
+    if finalists:
+        return max(finalists, key=lambda r: (r["finalist_accuracy"], -r["flash_bytes"]))
+    return best_of([r for r in rows if r["on_front"]])
 
 
 def counts(rows: list[dict]) -> dict[str, int]:

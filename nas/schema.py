@@ -131,6 +131,7 @@ TEST_SCORES_KEY = "test_accuracy_int8"  # {nas.formats.score_key: test accuracy}
 REQUEST_PREFIX = "request:"  # one attribute per invocation: how many finished trials it was asked for
 REQUEUED_KEY = "requeued_trials"  # interrupted trials whose parameters were queued again
 CLASS_TEACHER_KEY = "class_teacher"  # --distill: the teacher's soft targets (artifact id) and how it was made
+FINALIST_PREFIX = "finalist_cv:"  # one attribute per cross-validated finalist (nas.finalists): "finalist_cv:N"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ class StudyRecord:
     requests: dict[str, int]
     requeued: frozenset[int]
     class_teacher: dict | None = None
+    # trial number -> {"accuracy": pooled k-fold accuracy, "folds": per fold (fold 0: the shipped model on the
+    # validation split), "format": the file's format}
+    finalists: dict[int, dict] = field(default_factory=dict)
 
     @classmethod
     def read(cls, study) -> StudyRecord:
@@ -147,7 +151,9 @@ class StudyRecord:
         return cls(config=attrs.get(CONFIG_KEY), test_scores=dict(attrs.get(TEST_SCORES_KEY, {})),
                    requests={k.removeprefix(REQUEST_PREFIX): n for k, n in attrs.items()
                              if k.startswith(REQUEST_PREFIX)},
-                   requeued=frozenset(attrs.get(REQUEUED_KEY, [])), class_teacher=attrs.get(CLASS_TEACHER_KEY))
+                   requeued=frozenset(attrs.get(REQUEUED_KEY, [])), class_teacher=attrs.get(CLASS_TEACHER_KEY),
+                   finalists={int(k.removeprefix(FINALIST_PREFIX)): v for k, v in attrs.items()
+                              if k.startswith(FINALIST_PREFIX)})
 
 
 def has_config(study) -> bool:
@@ -170,6 +176,11 @@ def write_request(study, run_id: str, n_trials: int) -> None:
 
 def write_class_teacher(study, record: dict) -> None:
     study.set_user_attr(CLASS_TEACHER_KEY, record)
+
+
+def write_finalist(study, number: int, accuracy: float, folds: list[float], fmt: str) -> None:
+    """One attribute per finalist, so processes finishing together never overwrite each other's."""
+    study.set_user_attr(f"{FINALIST_PREFIX}{number}", {"accuracy": accuracy, "folds": folds, "format": fmt})
 
 
 def write_requeued(study, numbers: set[int]) -> None:

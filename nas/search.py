@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cost_models import Budget
 from nas import schema
-from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
+from nas.config import FINALISTS_DEFAULT, POLISH_DEFAULT, ObjectiveOptions, RunConfig
 from nas.objective import POLISH_FACTOR, RECOVERABLE
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
@@ -284,6 +284,7 @@ class SearchOptions:
     formats: tuple[str, ...] | None = None  # what trained models ship as (nas.formats); None: the task's default
     cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
     polish: int = POLISH_DEFAULT
+    finalists: int = FINALISTS_DEFAULT  # front members cross-validated after the polish (nas.finalists)
     reject_before_training: bool = True  # False only for the benchmark that measures what it saves
     teacher: str | None = None  # distillation: the teacher's .keras / .h5 file
     rtol: float = 1e-2  # distillation: tolerance per output
@@ -315,7 +316,7 @@ def open_search(name: str, storage: str, options: SearchOptions):
             # the teacher saw every training series, so folds of them cannot score a distilled recipe
             cv_folds=0 if options.distill else cv_folds_for(spec.get("n_val")) if options.cv_folds is None
             else options.cv_folds,
-            polish=options.polish, formats=options.formats))
+            polish=options.polish, formats=options.formats, finalists=options.finalists))
     study, config, is_new = open_for_search(name, storage, config, task.directions)
     if not is_new:
         return study, config, None, False
@@ -331,6 +332,7 @@ class SearchOutcome:
     fail_reasons: Counter = field(default_factory=Counter)  # their reasons, commonest first via most_common()
     requeued: list[int] = field(default_factory=list)  # interrupted trials whose parameters were tried again
     polished: list[int] = field(default_factory=list)  # front members trained again after the search
+    finalists: list[int] = field(default_factory=list)  # cross-validated after the polish (nas.finalists)
     wall_s: float = 0.0
     rows: list[dict] = field(default_factory=list)  # every trial's rows, front marked and scored on test
 
@@ -339,7 +341,8 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
            jobs: int = 1, data=None, takes_over: dict[str, int] | None = None, progress: Progress | None = None,
            every_trial: Callable[[], None] | None = None) -> SearchOutcome:
     """Run the study until this invocation has finished `n_trials` trials (failed ones are replaced, for up
-    to ROUNDS rounds) or until `timeout` seconds; then polish the front and score it on test.
+    to ROUNDS rounds) or until `timeout` seconds; then polish the front, cross-validate the finalists
+    (nas.finalists) and score them and the front on test.
 
     Other processes on the same study count their own trials. The request is stored, so a resume after a
     crash or an interrupt finishes what was asked (`takes_over`: the requests of stopped invocations it
@@ -385,6 +388,9 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
         log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series.",
                  ", ".join(map(str, outcome.polished)), POLISH_FACTOR)
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
+    started = time.perf_counter()
+    outcome.finalists = task.cross_validate_finalists(study, config, data)
+    outcome.wall_s += time.perf_counter() - started
     mine = [t for t in study.get_trials(deepcopy=False) if schema.TrialRecord.read(t).run == run_id]
     outcome.finished = finished_count(study, run_id)
     failures = [schema.TrialRecord.read(t).fail_reason or "unknown" for t in mine if t.state.name == "FAIL"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import Distillation, RunConfig
-from nas.results import best_of, precision_line
+from nas.results import precision_line, recommended
 
 
 class Task:
@@ -51,6 +51,10 @@ class Task:
         """Front members queued to be trained again after the search; their trial numbers."""
         return []
 
+    def cross_validate_finalists(self, study, config: RunConfig, data) -> list[int]:
+        """After the polish: the finalists scored again on more folds (nas.finalists); their trial numbers."""
+        return []
+
     def score_front(self, study, config: RunConfig, data, rows: list[dict]) -> list[dict]:
         """Rows with held-out scores filled in for the front, where the task has a test split."""
         return rows
@@ -69,6 +73,21 @@ class Task:
     def verify(self, study, config: RunConfig, trial, rtol: float | None, atol: float | None) -> dict:
         raise ValueError(f"study {study.study_name!r} searched the {config.space} space; verify checks "
                          "students against their teacher")
+
+
+def finalists_lines(rows: list[dict]) -> list[str]:
+    """The cross-validated finalists (nas.finalists), best first, in one line each; none in a study without."""
+    finalists = sorted((r for r in rows if r["finalist_accuracy"] is not None),
+                       key=lambda r: (-r["finalist_accuracy"], r["flash_bytes"]))
+    if not finalists:
+        return []
+    lines = ["Finalists, trained again on more folds of the training and validation series (pooled "
+             "cross-validated accuracy; the first is recommended):"]
+    for r in finalists:
+        test = f", test {r['test_accuracy']:.3f}" if r["test_accuracy"] is not None else ""
+        lines.append(f"  #{r['number']}: {r['finalist_accuracy']:.3f} (validation split {r['val_accuracy']:.3f}"
+                     f"{test}), {r['flash_bytes'] / 1024:.1f} KB, {r['architecture']}")
+    return lines
 
 
 def _no_front() -> str:
@@ -134,8 +153,14 @@ class ClassificationTask(Task):
 
         return queue_polish(study, config.objective.polish)
 
+    def cross_validate_finalists(self, study, config, data):
+        from nas.data import CV_FOLDS
+        from nas.finalists import cross_validate
+
+        return cross_validate(study, config, data, config.objective.finalists, CV_FOLDS)
+
     def score_front(self, study, config, data, rows):
-        """int8 *test* accuracy for the front's members (never used for any search decision)."""
+        """*Test* accuracy for the front's members and the finalists (never used for any search decision)."""
         from nas import schema
         from nas.export import load_tflite
         from nas.formats import score_key
@@ -143,7 +168,7 @@ class ClassificationTask(Task):
 
         scored = dict(schema.StudyRecord.read(study).test_scores)
         for row in rows:
-            if row["on_front"] and row["test_accuracy"] is None:
+            if (row["on_front"] or row["finalist_accuracy"] is not None) and row["test_accuracy"] is None:
                 trial = study.trials[row["number"]]
                 tflite = load_tflite(study, config, trial, row["format"])
                 acc = Int8Model(tflite).accuracy(data.x_test, data.y_test)
@@ -184,8 +209,8 @@ class ClassificationTask(Task):
                          f"{r['flash_bytes'] / 1024:>8.1f}  {r['ram_bytes'] / 1024:>7.1f}  "
                          f"{r['latency_ms']:>6.2f}  {r['macs']:>9}  {r['architecture']}"
                          + (f"  (polish of {r['polish_of']})" if r["polish_of"] is not None else ""))
-        precision = precision_line(best_of(front), data_spec)
-        return "\n".join(lines + ([precision] if precision else []))
+        precision = precision_line(recommended(rows), data_spec)
+        return "\n".join(lines + finalists_lines(rows) + ([precision] if precision else []))
 
     def score_label(self, config):
         folds = config.objective.cv_folds

@@ -50,7 +50,7 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
     assert main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "2", "--baselines", "--study", "b",
-                 "--cv-folds", "0"]) == 0
+                 "--cv-folds", "0", "--finalists", "0"]) == 0  # tests/test_finalists.py cross-validates them
     study, config = load("b", default_storage("b"))
     records = [TrialRecord.read(t) for t in study.trials]
     seeded = [r for r in records if r.kind == BASELINE]

@@ -61,9 +61,10 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
     raise AssertionError("no trial reached training in time")
 
 
-# --cv-folds 0, --polish 0: these tests are about faults, not scores; one training per candidate keeps them short
-SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--trials", "6", "--epochs", "40",
-          "--max-latency-ms", "8", "--no-multi-fidelity"]
+# --cv-folds 0, --polish 0, --finalists 0: these tests are about faults, not scores; one training per candidate
+# keeps them short
+SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--finalists", "0", "--trials", "6",
+          "--epochs", "40", "--max-latency-ms", "8", "--no-multi-fidelity"]
 
 
 def test_kill_9_mid_training_then_resume_retries_it(tiny):
@@ -141,7 +142,8 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     monkeypatch.setattr(objective, "train", train)
     monkeypatch.setattr(objective, "convert", convert)
     monkeypatch.chdir(tiny)
-    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--study", "f", "--trials", "6",
+    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--finalists", "0", "--study", "f",
+                 "--trials", "6",
                  "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
     trials = _load(tiny, "f").trials
     reasons = [TrialRecord.read(t).fail_reason or "" for t in trials if t.state.name == "FAIL"]
@@ -158,7 +160,8 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
     """--jobs 4 on the default SQLite storage: the study is created before the workers start, each
     worker reopens it; the trials asked for all finish, numbered without gaps or duplicates."""
     monkeypatch.chdir(tiny)
-    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--study", "j", "--trials", "8", "--epochs", "2",
+    assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--finalists", "0", "--study", "j", "--trials", "8",
+                 "--epochs", "2",
                  "--jobs", "4", "--max-latency-ms", "5"]) == 0
     trials = _load(tiny, "j").trials
     assert [t.number for t in trials] == list(range(len(trials)))

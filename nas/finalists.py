@@ -1,0 +1,91 @@
+"""The finalists of a classifier search, cross-validated before one is recommended.
+
+One validation split of a few tens of series cannot rank the top of a search: the models that reach it
+are the ones its noise favoured, and many tie (docs/benchmarks.md, "Choosing among the finalists"). So
+after the polish, the front's best members and every seeded hand-made baseline are trained again on k-1
+more folds of training + validation data, each with the recipe it was trained with
+(nas.objective.cross_validated_accuracy: fold 0 is the model that ships, on the validation split). The
+pooled k-fold accuracy of its shipped format is stored in the study, one attribute per finalist, and the
+model a search recommends is the best of them (nas.results.recommended). The front itself stays ranked
+by the search's score.
+
+Not done when the study is cross-validated already (every score is a k-fold one) or distilled (the
+teacher saw every training series, so folds of them are not held out from a distilled training).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nas import schema
+from nas.results import architecture_key, study_rows
+
+log = logging.getLogger("nas")
+
+
+def pick(study, k: int) -> list[int]:
+    """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties), then
+    each seeded baseline architecture at its best score (itself or its polish); trained, within budget."""
+    rows = [r for r in study_rows(study) if r["shipped"] and r["state"] == "complete" and r["trained"]
+            and r["feasible"] and r["score"] is not None]
+    ranked = sorted(rows, key=lambda r: (-r["score"], r["flash_bytes"]))
+    chosen = [r["number"] for r in ranked if r["on_front"]][:k]
+    best_baseline: dict = {}
+    for r in ranked:
+        if r["baseline"] is not None:
+            best_baseline.setdefault(architecture_key(r["params"], r["baseline"]), r["number"])
+    return chosen + [n for n in best_baseline.values() if n not in chosen]
+
+
+def builder(space, trial, record: schema.TrialRecord, input_shape, n_classes: int):
+    """A function that builds the trial's architecture afresh: the space's, or its hand-made baseline."""
+    from optuna.trial import FixedTrial
+
+    from nas.baselines import Baseline
+
+    if record.baseline is not None:
+        baseline = Baseline.from_dict(record.baseline)
+        return lambda: baseline.build(input_shape, n_classes)
+    return lambda: space.build(FixedTrial(trial.params), input_shape=input_shape, n_outputs=n_classes)
+
+
+def cross_validate(study, config, data, k: int, folds: int) -> list[int]:
+    """Cross-validate (`folds` folds) the finalists (`pick(study, k)`) the study has not cross-validated
+    yet, and store each one's pooled accuracy. Returns the trial numbers done now."""
+    import keras
+
+    from nas.objective import RECOVERABLE, cross_validated_accuracy
+    from search_spaces import get_space
+
+    o = config.objective
+    if k <= 0 or folds < 2 or o.cv_folds or o.distill:
+        return []
+    space = get_space(config.space)
+    known = schema.StudyRecord.read(study).finalists
+    todo = [n for n in pick(study, k) if n not in known]
+    if todo:
+        log.info("Cross-validating the finalists, trial(s) %s: each trained %d more times (--finalists 0: off).",
+                 ", ".join(map(str, todo)), folds - 1)
+    done = []
+    for n in todo:
+        trial = study.trials[n]
+        record = schema.TrialRecord.read(trial)
+        if not record.recipe or record.recipe.get("distilled"):
+            continue
+        fmt = record.shipped_format or "int8"
+        val = record.formats[fmt]["val_accuracy"] if record.formats else record.val_accuracy_int8
+        keras.backend.clear_session()
+        try:
+            pooled = cross_validated_accuracy(
+                builder(space, trial, record, data.input_shape, len(data.classes)), data, folds,
+                {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
+                fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
+                augment=record.recipe["augment"])
+        except RECOVERABLE as exc:  # one finalist that cannot be trained again must not lose the search
+            log.warning("Finalist trial %d was not cross-validated: %s", n, exc)
+            continue
+        accuracy, per_fold = pooled[fmt]
+        schema.write_finalist(study, n, accuracy, per_fold, fmt)
+        log.info("Finalist trial %d: %d-fold %s accuracy %.3f (validation split %.3f).", n, folds, fmt, accuracy, val)
+        done.append(n)
+    return done

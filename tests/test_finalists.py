@@ -1,0 +1,132 @@
+"""The finalists after a classifier search (nas.finalists): which models are cross-validated, what the study
+stores for them, and that the model a search recommends is the best of them everywhere it is named."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from nas import schema
+from nas.finalists import pick
+from nas.results import precision_line, recommended, study_rows
+
+DIST = {"width": optuna.distributions.IntDistribution(1, 100)}
+
+
+def _baseline(name):
+    return {"name": name, "divisor": 8, "strides": [4, 2, 1]}
+
+
+def _study(points, baselines=()):
+    """Trained, feasible candidates (width, int8 val accuracy, flash bytes), then baselines (name, acc, flash)."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for width, acc, flash in points:
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": width}, distributions=DIST, values=[acc, flash],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash})))
+    for name, acc, flash in baselines:
+        study.add_trial(optuna.trial.create_trial(
+            params={}, distributions={}, values=[acc, flash],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash},
+                                    kind=schema.BASELINE, baseline=_baseline(name))))
+    return study
+
+
+def test_finalists_are_the_best_front_points_and_every_baseline_at_its_best():
+    # front: #2 (0.95, 9 KB), #0 (0.90, 5 KB), #1 (0.80, 3 KB); #3 is dominated; #4, #5 baselines off the front
+    study = _study([(10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000), (40, 0.70, 6000)],
+                   baselines=[("fcn", 0.85, 20000), ("resnet", 0.60, 30000)])
+    assert pick(study, 2) == [2, 0, 4, 5]
+    assert pick(study, 0) == [4, 5]
+    # a polish of the FCN baseline that scores higher stands for that architecture
+    study.add_trial(optuna.trial.create_trial(
+        params={}, distributions={}, values=[0.88, 20000],
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.88, cost={"flash_bytes": 20000},
+                                kind=schema.POLISH, polish_of=4, baseline=_baseline("fcn"))))
+    assert pick(study, 1) == [2, 6, 5]
+
+
+def test_the_recommended_model_is_the_best_finalist_even_off_the_front():
+    study = _study([(10, 0.90, 5000), (20, 1.00, 3000)], baselines=[("fcn", 1.00, 20000)])
+    rows = study_rows(study)
+    assert recommended(rows)["number"] == 1  # no finalists: the front's best score, the smaller on ties
+    schema.write_finalist(study, 1, 0.91, [1.0, 0.9, 0.85, 0.9, 0.9], "int8")
+    schema.write_finalist(study, 2, 0.97, [1.0, 1.0, 0.95, 0.95, 0.95], "int8")
+    rows = study_rows(study)
+    best = recommended(rows)
+    assert best["number"] == 2 and not best["on_front"] and best["finalist_accuracy"] == 0.97
+    line = precision_line(best, {"n_val": 10})
+    assert line.startswith("Recommended, trial 2 (the best finalist by pooled cross-validated int8 accuracy, 0.970)")
+    assert schema.StudyRecord.read(study).finalists[1]["folds"][2] == 0.85
+
+
+
+@pytest.fixture(scope="module")
+def finalist_search(tmp_path_factory):
+    from nas.cli import main
+    from nas.lightcurves import generate
+
+    root = tmp_path_factory.mktemp("finalists")
+    x, y = generate(per_class=10, seed=5, length=128)
+    np.savez(root / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    # --cv-folds 0: the candidates are scored on the validation split alone, so the finalists are cross-validated
+    argv = ["search", "--data", "tiny.npz", "--study", "fin", "--trials", "2", "--epochs", "1", "--seed", "2",
+            "--cv-folds", "0", "--polish", "1", "--finalists", "1", "--baselines"]
+    assert main(argv) == 0
+    yield root, mp
+    mp.undo()
+
+
+def _load():
+    from nas.study import default_storage, load
+
+    return load("fin", default_storage("fin"))
+
+
+@pytest.mark.slow
+def test_a_search_stores_each_finalists_folds_and_recommends_the_best(finalist_search, capsys):
+    from nas.cli import main
+    from nas.data import CV_FOLDS, extra_folds, load
+
+    study, config = _load()
+    record = schema.StudyRecord.read(study)
+    records = {t.number: schema.TrialRecord.read(t) for t in study.trials}
+    baselines = [n for n, r in records.items() if r.kind == schema.BASELINE and r.trained and r.feasible]
+    # every trained baseline is a finalist, itself or its polish (whichever scored higher)
+    stands_for = {n: records[n].polish_of if records[n].kind == schema.POLISH else n for n in record.finalists}
+    assert baselines and set(stands_for.values()) >= set(baselines)
+    assert len(record.finalists) <= 1 + len(baselines)
+    data = load(config.data)
+    sizes = [len(data.y_val)] + [len(f) for f in extra_folds(data.y_train, CV_FOLDS, config.seed)]
+    for n, f in record.finalists.items():
+        trial = study.trials[n]
+        assert len(f["folds"]) == CV_FOLDS and f["format"] == "int8"
+        assert f["folds"][0] == pytest.approx(schema.TrialRecord.read(trial).val_accuracy_int8)  # fold 0 ships
+        pooled = sum(a * s for a, s in zip(f["folds"], sizes, strict=True)) / sum(sizes)
+        assert f["accuracy"] == pytest.approx(pooled, abs=1e-9)
+    rows = study_rows(study)
+    best = recommended(rows)
+    assert best["finalist_accuracy"] == max(f["accuracy"] for f in record.finalists.values())
+
+    capsys.readouterr()
+    assert main(["show", "fin"]) == 0
+    out = capsys.readouterr().out
+    assert f"Recommended, trial {best['number']} " in out and "Finalists, trained again" in out
+    assert main(["export", "fin"]) == 0
+    out = capsys.readouterr().out
+    assert f"trial-{best['number']}" in out  # exported with the front, on it or not
+
+
+@pytest.mark.slow
+def test_resume_does_not_cross_validate_a_finalist_twice(finalist_search):
+    from nas.cli import main
+
+    study, _ = _load()
+    before = schema.StudyRecord.read(study).finalists
+    assert main(["resume", "fin", "--trials", "1"]) == 0
+    study, _ = _load()
+    after = schema.StudyRecord.read(study).finalists
+    assert {n: after[n] for n in before} == before  # stored once, never retrained
