@@ -30,7 +30,7 @@ def main() -> None:
     from nas.data import load as load_data
     from nas.export import load_tflite
     from nas.quantize import Int8Model
-    from nas.results import best_of, study_rows
+    from nas.results import best_of, recommended, study_rows
     from nas.schema import TrialRecord
     from nas.study import load
 
@@ -62,7 +62,7 @@ def main() -> None:
         rho = spearmanr([s for s, _ in pairs], [t for _, t in pairs]).statistic
         print(f"Spearman rank correlation of score and test accuracy: {rho:.2f}")
     rows = [r for r in study_rows(study) if r["shipped"]]
-    chosen = best_of([r for r in rows if r["on_front"]])
+    chosen = recommended(rows)  # the best cross-validated finalist where the search had finalists
     if chosen is not None and tests:
         best = max(tests.values())
         print(f"chosen: trial {chosen['number']} (score {chosen['score']:.3f}), test {tests[chosen['number']]:.3f}; "

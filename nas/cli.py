@@ -497,6 +497,7 @@ def cmd_spaces(args) -> int:
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from nas.data import CV_BELOW_VAL, CV_FOLDS
+    from nas.finalists import FINALISTS_BELOW_VAL
 
     p = _Parser(prog="nas", description="Neural architecture search for microcontrollers.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -527,10 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
                    help="after the search, train the best K front members' architectures again for longer on "
                         f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
-    s.add_argument("--finalists", type=_non_negative_int, default=FINALISTS_DEFAULT,
-                   help="classifiers: after the polish, train the best K front members and the seeded baselines "
+    s.add_argument("--finalists", type=_non_negative_int, default=None,
+                   help="classifiers: after the polish, train the best K front points and the seeded baselines "
                         f"again on {CV_FOLDS - 1} more folds, and recommend the best by pooled accuracy (default "
-                        f"{FINALISTS_DEFAULT}; 0: off; not needed when candidates are cross-validated already)")
+                        f"{FINALISTS_DEFAULT} when the validation split has fewer than {FINALISTS_BELOW_VAL} series, "
+                        "else 0; skipped when candidates are cross-validated already)")
     s.add_argument("--distill", action="store_true",
                    help="classifiers: train a full-width FCN first (a few minutes); the polished front members "
                         "train on targets mixed with its probabilities; turns cross-validation off")

@@ -9,6 +9,9 @@ pooled k-fold accuracy of its shipped format is stored in the study, one attribu
 model a search recommends is the best of them (nas.results.recommended). The front itself stays ranked
 by the search's score.
 
+By default only where the validation split has fewer than FINALISTS_BELOW_VAL series (finalists_for): the
+measurements were on splits of 41-54 series; a split of hundreds ranks the top well enough on its own, and the
+4 more trainings per finalist would lengthen a default search on the built-in light curves (246 series).
 Not done when the study is cross-validated already (every score is a k-fold one) or distilled (the
 teacher saw every training series, so folds of them are not held out from a distilled training).
 """
@@ -18,9 +21,18 @@ from __future__ import annotations
 import logging
 
 from nas import schema
+from nas.config import FINALISTS_DEFAULT
 from nas.results import architecture_key, study_rows
 
 log = logging.getLogger("nas")
+
+FINALISTS_BELOW_VAL = 100  # finalists by default when the validation split has fewer series than this
+
+
+def finalists_for(n_val: int | None) -> int:
+    """FINALISTS_DEFAULT when the validation split is too small to rank the top (fewer than FINALISTS_BELOW_VAL
+    series), else 0. A split small enough for cross-validated candidates (nas.data.cv_folds_for) needs none."""
+    return FINALISTS_DEFAULT if n_val is not None and n_val < FINALISTS_BELOW_VAL else 0
 
 
 def pick(study, k: int) -> list[int]:

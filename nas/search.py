@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cost_models import Budget
 from nas import schema
-from nas.config import FINALISTS_DEFAULT, POLISH_DEFAULT, ObjectiveOptions, RunConfig
+from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
 from nas.objective import POLISH_FACTOR, RECOVERABLE
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
@@ -284,7 +284,7 @@ class SearchOptions:
     formats: tuple[str, ...] | None = None  # what trained models ship as (nas.formats); None: the task's default
     cv_folds: int | None = None  # None: nas.data.cv_folds_for the validation split's size
     polish: int = POLISH_DEFAULT
-    finalists: int = FINALISTS_DEFAULT  # front members cross-validated after the polish (nas.finalists)
+    finalists: int | None = None  # None: nas.finalists.finalists_for the validation split's size
     reject_before_training: bool = True  # False only for the benchmark that measures what it saves
     teacher: str | None = None  # distillation: the teacher's .keras / .h5 file
     rtol: float = 1e-2  # distillation: tolerance per output
@@ -299,6 +299,7 @@ def open_search(name: str, storage: str, options: SearchOptions):
     Returns (study, config, data, is_new); data is None for a continued study (`search` opens it)."""
     from cost_models import get_device
     from nas.data import cv_folds_for
+    from nas.finalists import finalists_for
     from nas.study import STUDIES_DIR, open_for_search
     from search_spaces import get_space
 
@@ -316,7 +317,8 @@ def open_search(name: str, storage: str, options: SearchOptions):
             # the teacher saw every training series, so folds of them cannot score a distilled recipe
             cv_folds=0 if options.distill else cv_folds_for(spec.get("n_val")) if options.cv_folds is None
             else options.cv_folds,
-            polish=options.polish, formats=options.formats, finalists=options.finalists))
+            polish=options.polish, formats=options.formats,
+            finalists=finalists_for(spec.get("n_val")) if options.finalists is None else options.finalists))
     study, config, is_new = open_for_search(name, storage, config, task.directions)
     if not is_new:
         return study, config, None, False

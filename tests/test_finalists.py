@@ -130,3 +130,13 @@ def test_resume_does_not_cross_validate_a_finalist_twice(finalist_search):
     study, _ = _load()
     after = schema.StudyRecord.read(study).finalists
     assert {n: after[n] for n in before} == before  # stored once, never retrained
+
+
+def test_finalists_by_default_only_where_the_validation_split_is_small():
+    from nas.config import FINALISTS_DEFAULT
+    from nas.finalists import FINALISTS_BELOW_VAL, finalists_for
+
+    assert finalists_for(41) == FINALISTS_DEFAULT  # OSULeaf
+    assert finalists_for(FINALISTS_BELOW_VAL) == 0
+    assert finalists_for(246) == 0  # the built-in light curves: the default search is not lengthened
+    assert finalists_for(None) == 0  # teacher rows (mlp space)
