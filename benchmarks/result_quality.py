@@ -94,7 +94,8 @@ def main() -> None:
             engineer = best_of([r for r in rows if r["baseline"] is not None and r["state"] == "complete"
                                 and r["trained"] and r["feasible"]])
             if engineer is not None and engineer["test_accuracy"] is None:  # not on the front, not a finalist
-                engineer["test_accuracy"] = test_accuracy(study, f"sqlite:///{where}/quality-{name}.db", engineer)
+                engineer["test_accuracy"] = test_scorer(study, f"sqlite:///{where}/quality-{name}.db")(
+                    engineer["number"])
             n_test = read_config(study).data["n_test"]
             summary.append((name, f"{len(rows)}/{n_trained}", wall, chosen, n_test, engineer))
 
@@ -127,8 +128,9 @@ def engineer_text(row: dict | None) -> str:
     return f"#{row['number']} {' '.join(row['architecture'].split()[:2])}: {100 * row['test_accuracy']:.1f} %"
 
 
-def test_accuracy(study, storage: str, row: dict) -> float:
-    """A trial's shipped file run in TFLM on the test split (a diagnosis: nothing is chosen by it)."""
+def test_scorer(study, storage: str):
+    """A function of a trial number: that trial's shipped file run in TFLM on the test split (a diagnosis: nothing
+    is chosen by it). The study and its data are opened once."""
     from nas.data import load as load_data
     from nas.export import load_tflite
     from nas.quantize import Int8Model
@@ -136,7 +138,11 @@ def test_accuracy(study, storage: str, row: dict) -> float:
 
     study, config = load(study.study_name, storage)
     dataset = load_data(config.data)
-    return Int8Model(load_tflite(study, config, study.trials[row["number"]])).accuracy(dataset.x_test, dataset.y_test)
+
+    def test(number: int) -> float:
+        return Int8Model(load_tflite(study, config, study.trials[number])).accuracy(dataset.x_test, dataset.y_test)
+
+    return test
 
 
 def score_meaning(cv_folds: int | None) -> str:
@@ -149,20 +155,10 @@ def score_meaning(cv_folds: int | None) -> str:
 def print_polish(study, storage: str, rows: list[dict]) -> None:
     """Each polish trial beside the trial it polished: score, and int8 test accuracy of both (a diagnosis
     of what the long recipe did; the search chose by score alone)."""
-    from nas.data import load as load_data
-    from nas.export import load_tflite
-    from nas.quantize import Int8Model
-    from nas.study import load
-
     polished = [r for r in rows if r["polish_of"] is not None and r["state"] == "complete"]
     if not polished:
         return
-    study, config = load(study.study_name, storage)
-    dataset = load_data(config.data)
-
-    def test(number: int) -> float:
-        return Int8Model(load_tflite(study, config, study.trials[number])).accuracy(dataset.x_test, dataset.y_test)
-
+    test = test_scorer(study, storage)
     print("polish (the long recipe on the front's best architectures; test shown as a diagnosis, never used):")
     print(f"{'trial':>5} {'of':>5} {'score':>6} {'was':>6} {'test':>6} {'was':>6}")
     by_number = {r["number"]: r for r in rows}
