@@ -13,6 +13,16 @@ import numpy as np
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def write_light_curves(path: Path, *, per_class: int = 10, seed: int = 5, length: int = 128, n_train: int = 42) -> Path:
+    """An .npz of the built-in light curves (six classes) as a user's data file: the first n_train series for
+    training, the rest for test. The defaults are the tiny set the CLI tests search."""
+    from nas.lightcurves import generate
+
+    x, y = generate(per_class=per_class, seed=seed, length=length)
+    np.savez(path, x_train=x[:n_train], y_train=y[:n_train], x_test=x[n_train:], y_test=y[n_train:])
+    return path
+
+
 def benchmark(name: str):
     """benchmarks/NAME.py loaded as a module (the folder is scripts, not a package)."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"

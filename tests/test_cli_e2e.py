@@ -14,6 +14,7 @@ import pytest
 from cost_models import DEVICES
 from nas.cli import main
 from nas.schema import TrialRecord
+from tests.helpers import write_light_curves
 
 rec = TrialRecord.read
 
@@ -25,11 +26,8 @@ SEARCH = ["search", "--data", "tiny.npz", "--study", "e2e", "--trials", "6", "--
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    from nas.lightcurves import generate
-
     root = tmp_path_factory.mktemp("e2e")
-    x, y = generate(per_class=10, seed=5, length=128)
-    np.savez(root / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    write_light_curves(root / "tiny.npz")
     return root
 
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from nas.cli import main
 from nas.schema import TrialRecord
+from tests.helpers import write_light_curves
 
 pytestmark = pytest.mark.slow
 GRACE_S = 12  # heartbeat grace for these tests (production default 60 s; NAS_GRACE_S)
@@ -20,10 +20,7 @@ GRACE_S = 12  # heartbeat grace for these tests (production default 60 s; NAS_GR
 
 @pytest.fixture()
 def tiny(tmp_path):
-    from nas.lightcurves import generate
-
-    x, y = generate(per_class=10, seed=5, length=128)
-    np.savez(tmp_path / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    write_light_curves(tmp_path / "tiny.npz")
     return tmp_path
 
 

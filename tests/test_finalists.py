@@ -3,13 +3,13 @@ stores for them, and that the model a search recommends is the best of them ever
 
 from __future__ import annotations
 
-import numpy as np
 import optuna
 import pytest
 
 from nas import schema
 from nas.finalists import pick
 from nas.results import precision_line, recommended, study_rows
+from tests.helpers import write_light_curves
 
 DIST = {"width": optuna.distributions.IntDistribution(1, 100)}
 
@@ -65,11 +65,9 @@ def test_the_recommended_model_is_the_best_finalist_even_off_the_front():
 @pytest.fixture(scope="module")
 def finalist_search(tmp_path_factory):
     from nas.cli import main
-    from nas.lightcurves import generate
 
     root = tmp_path_factory.mktemp("finalists")
-    x, y = generate(per_class=10, seed=5, length=128)
-    np.savez(root / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    write_light_curves(root / "tiny.npz")
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
     # --cv-folds 0: the candidates are scored on the validation split alone, so the finalists are cross-validated

@@ -14,6 +14,7 @@ import pytest
 
 from nas.cli import main
 from nas.formats import FORMATS, parse_formats, score_key
+from tests.helpers import write_light_curves
 
 
 def test_formats_are_parsed_in_order_of_bytes_each_once():
@@ -45,11 +46,8 @@ def test_the_test_score_of_int8_keeps_the_key_studies_before_formats_used():
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    from nas.lightcurves import generate
-
     root = tmp_path_factory.mktemp("formats")
-    x, y = generate(per_class=10, seed=2, length=96)
-    np.savez(root / "d.npz", x_train=x[:45], y_train=y[:45], x_test=x[45:], y_test=y[45:])
+    write_light_curves(root / "d.npz", seed=2, length=96, n_train=45)
     mp = pytest.MonkeyPatch()
     mp.chdir(root)
     # a small validation split: scores are 2-fold cross-validated, per format

@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from nas.schema import TrialRecord
+from tests.helpers import write_light_curves
 
 pytestmark = pytest.mark.slow
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -59,11 +59,9 @@ def postgres_url():
 def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url, tmp_path):
     import optuna
 
-    from nas.lightcurves import generate
     from nas.results import architecture_key
 
-    x, y = generate(per_class=10, seed=5, length=128)
-    np.savez(tmp_path / "tiny.npz", x_train=x[:42], y_train=y[:42], x_test=x[42:], y_test=y[42:])
+    write_light_curves(tmp_path / "tiny.npz")
     argv = [sys.executable, "-m", "nas", "search", "--data", "tiny.npz", "--study", "pg", "--storage", postgres_url,
             "--trials", "3", "--epochs", "2", "--max-latency-ms", "5"]
     # a crash of a subprocess shows its stack, unless it comes while C output is captured: exports
