@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from nas.baselines import PUBLISHED_EPOCHS
 from nas.config import FINALISTS_DEFAULT, POLISH_DEFAULT
 from nas.data import NORMALIZATIONS
 from nas.formats import FORMATS, parse_formats
@@ -155,7 +156,7 @@ def cmd_search(args) -> int:
         seed=args.seed, epochs=args.epochs, trial_time_limit=args.trial_time_limit, artifacts=args.artifacts,
         sampler=args.sampler, multi_fidelity=not args.no_multi_fidelity, cv_folds=args.cv_folds, polish=args.polish,
         finalists=args.finalists,
-        baselines=args.baselines, distill=args.distill, formats=args.formats,
+        baselines=args.baselines, baseline_epochs=args.baseline_epochs, distill=args.distill, formats=args.formats,
         reject_before_training=not args.train_over_budget, teacher=args.teacher, rtol=args.rtol, atol=args.atol,
         distill_samples=args.distill_samples, discrete_columns=args.discrete_columns)
     study, config, data, is_new = open_search(name, storage, options)
@@ -538,7 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "train on targets mixed with its probabilities; turns cross-validation off")
     s.add_argument("--baselines", action="store_true",
                    help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
-                        "trials of their own: the search starts where an engineer would")
+                        "trials of their own (FCN also unstrided, and trained with its own recipe too): the "
+                        "search starts where an engineer would")
+    s.add_argument("--baseline-epochs", type=_non_negative_int, default=PUBLISHED_EPOCHS,
+                   help=f"with --baselines: epochs of FCN's own recipe (default {PUBLISHED_EPOCHS}, as published; "
+                        "0: the baselines learn with the search's recipe only)")
     s.add_argument("--formats", type=_formats, default=None,
                    help="what every trained model is converted to, scored in TFLM and costed as, each a point of "
                         f"its own: any of {', '.join(FORMATS)} (default: int8 for classifiers, all three for "

@@ -26,6 +26,9 @@ class ObjectiveOptions:
     reject_before_training: bool = True  # False only for the benchmark that measures what rejection saves
     polish: int = POLISH_DEFAULT
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost (nas.baselines)
+    # with baselines: each one that has a published recipe is trained with it for this many epochs too, as a
+    # trial of its own (nas.baselines.published_recipe; 0: not, as in studies made before it)
+    baseline_epochs: int = 0
     distill: bool = False  # polish trials train on targets mixed with a full-width FCN's (nas.class_teacher)
     teacher_epochs: int = 200  # --distill: the teacher's epochs (FCN's plateau schedule)
     formats: tuple[str, ...] | None = None  # what each trained model ships as (nas.formats); None: the task's default

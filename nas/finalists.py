@@ -61,43 +61,99 @@ def builder(space, trial, record: schema.TrialRecord, input_shape, n_classes: in
     return lambda: space.build(FixedTrial(trial.params), input_shape=input_shape, n_outputs=n_classes)
 
 
-def cross_validate(study, config, data, k: int, folds: int) -> list[int]:
+def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, storage: str | None = None) -> list[int]:
     """Cross-validate (`folds` folds) the finalists (`pick(study, k)`) the study has not cross-validated
-    yet, and store each one's pooled accuracy. Returns the trial numbers done now."""
+    yet, and store each one's pooled accuracy. With `jobs` > 1 and the study's `storage`, the finalists are
+    shared among that many worker processes, the longest recipes first. Returns the trial numbers done."""
+    o = config.objective
+    if k <= 0 or folds < 2 or o.cv_folds or o.distill:
+        return []
+    known = schema.StudyRecord.read(study).finalists
+    todo = []
+    for n in pick(study, k):
+        recipe = schema.TrialRecord.read(study.trials[n]).recipe
+        if n not in known and recipe and not recipe.get("distilled"):
+            todo.append(n)
+    if not todo:
+        return []
+    log.info("Cross-validating the finalists, trial(s) %s: each trained %d more times (--finalists 0: off).",
+             ", ".join(map(str, todo)), folds - 1)
+    if jobs > 1 and len(todo) > 1 and storage is not None:
+        return _in_workers(study, storage, todo, folds, jobs)
+    return [n for n in todo if _logged(study, n, cross_validate_one(study, config, data, n, folds))]
+
+
+def _logged(study, n: int, done: bool) -> bool:
+    """Log finalist `n`'s stored outcome (here, not in the worker that ran it, whose log is not shown)."""
+    finalist = schema.StudyRecord.read(study).finalists.get(n) if done else None
+    if finalist is None:
+        log.warning("Finalist trial %d was not cross-validated (it could not be trained again).", n)
+        return False
+    log.info("Finalist trial %d: %d-fold %s accuracy %.3f.", n, len(finalist["folds"]), finalist["format"],
+             finalist["accuracy"])
+    return True
+
+
+def cross_validate_one(study, config, data, n: int, folds: int) -> bool:
+    """Train trial `n`'s architecture with its own recipe on the `folds` - 1 other folds, and store its pooled
+    accuracy (schema.write_finalist). False, with a warning, when it cannot be trained again."""
     import keras
 
     from nas.objective import RECOVERABLE, cross_validated_accuracy
     from search_spaces import get_space
 
-    o = config.objective
-    if k <= 0 or folds < 2 or o.cv_folds or o.distill:
-        return []
-    space = get_space(config.space)
-    known = schema.StudyRecord.read(study).finalists
-    todo = [n for n in pick(study, k) if n not in known]
-    if todo:
-        log.info("Cross-validating the finalists, trial(s) %s: each trained %d more times (--finalists 0: off).",
-                 ", ".join(map(str, todo)), folds - 1)
-    done = []
-    for n in todo:
-        trial = study.trials[n]
-        record = schema.TrialRecord.read(trial)
-        if not record.recipe or record.recipe.get("distilled"):
-            continue
-        fmt = record.shipped_format or "int8"
-        val = record.formats[fmt]["val_accuracy"] if record.formats else record.val_accuracy_int8
-        keras.backend.clear_session()
-        try:
-            pooled = cross_validated_accuracy(
-                builder(space, trial, record, data.input_shape, len(data.classes)), data, folds,
-                {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
-                fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
-                augment=record.recipe["augment"])
-        except RECOVERABLE as exc:  # one finalist that cannot be trained again must not lose the search
-            log.warning("Finalist trial %d was not cross-validated: %s", n, exc)
-            continue
-        accuracy, per_fold = pooled[fmt]
-        schema.write_finalist(study, n, accuracy, per_fold, fmt)
-        log.info("Finalist trial %d: %d-fold %s accuracy %.3f (validation split %.3f).", n, folds, fmt, accuracy, val)
-        done.append(n)
-    return done
+    trial = study.trials[n]
+    record = schema.TrialRecord.read(trial)
+    fmt = record.shipped_format or "int8"
+    val = record.formats[fmt]["val_accuracy"] if record.formats else record.val_accuracy_int8
+    keras.backend.clear_session()
+    try:
+        pooled = cross_validated_accuracy(
+            builder(get_space(config.space), trial, record, data.input_shape, len(data.classes)), data, folds,
+            {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
+            fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
+            augment=record.recipe["augment"], schedule=record.recipe.get("schedule", "early_stop"))
+    except RECOVERABLE as exc:  # one finalist that cannot be trained again must not lose the search
+        log.debug("Finalist trial %d: %s", n, exc)
+        return False
+    accuracy, per_fold = pooled[fmt]
+    schema.write_finalist(study, n, accuracy, per_fold, fmt)
+    return True
+
+
+def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int) -> list[int]:
+    """cross_validate_one for each of `todo` in worker processes (nas.search.worker_pool), the finalists
+    with the most epochs submitted first so the longest run beside the rest."""
+    from concurrent.futures import as_completed
+
+    from nas.search import usable_cores, worker_pool
+
+    jobs = min(jobs, len(todo))
+    threads = max(1, usable_cores() // jobs)
+    longest_first = sorted(todo, key=lambda n: -schema.TrialRecord.read(study.trials[n]).recipe["epochs"])
+    done = set()
+    with worker_pool(jobs) as pool:
+        futures = {pool.submit(_worker, study.study_name, storage, n, folds, threads): n for n in longest_first}
+        for future in as_completed(futures):
+            if _logged(study, futures[future], future.result()):
+                done.add(futures[future])
+    return [n for n in todo if n in done]
+
+
+def _worker(name: str, storage: str, n: int, folds: int, threads: int) -> bool:
+    """One finalist in a worker process: TensorFlow limited to `threads`, the study and its data reopened."""
+    import os
+
+    from nas.process import stop_on_sigterm
+    from nas.quiet import import_tensorflow
+
+    stop_on_sigterm()
+    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+    import_tensorflow()
+    from nas.study import load
+    from nas.tasks import task_for
+    from nas.train import configure_threads
+
+    configure_threads(threads)
+    study, config = load(name, storage)
+    return cross_validate_one(study, config, task_for(config.space).open(config), n, folds)

@@ -130,9 +130,13 @@ def polish_recipe(n_train: int, epochs: int) -> dict:
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
-    """How a trial's model is trained: the search's recipe, or for a polish trial the long one."""
+    """How a trial's model is trained: the search's recipe, for a polish trial the long one, and for a
+    baseline seeded with its published recipe (nas.baselines.published_recipe) that one, as it was queued.
+    A recipe with a "schedule" names nas.train's schedule; without one it is "early_stop"."""
     n_train = len(dataset.y_train)
     record = schema.TrialRecord.read(trial)
+    if record.kind == schema.BASELINE and record.recipe and record.recipe.get("schedule"):
+        return dict(record.recipe)
     if record.kind != schema.POLISH:
         return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
     return {**polish_recipe(n_train, epochs), "polish_of": record.polish_of}
@@ -140,7 +144,8 @@ def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
 
 def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: dict[str, int], *, epochs: int,
                              seed: int, fold_seed: int, time_limit_s: float, patience: int | None = None,
-                             augment: bool = False) -> dict[str, tuple[float, list[float]]]:
+                             augment: bool = False,
+                             schedule: str = "early_stop") -> dict[str, tuple[float, list[float]]]:
     """Per format (the keys of `fold0_correct`), pooled accuracy over k folds of training + validation data:
     fold 0 is the model that ships (trained on the training split, scored on the validation split); folds
     1..k-1 retrain the same architecture and recipe on the rest of the data, once, and score each format's
@@ -158,7 +163,7 @@ def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: dic
         keep[held] = False
         model = build()
         train(model, x_all[keep], y_all[keep], x_all[held], y_all[held], epochs=epochs, seed=seed + 1000 * j,
-              time_limit_s=time_limit_s, patience=patience, augment=augment)
+              time_limit_s=time_limit_s, patience=patience, augment=augment, schedule=schedule)
         for fmt in fold0_correct:
             shipped = Int8Model(convert(model, fmt, as_model_input(x_all[keep]), seed))
             right = int(round(shipped.accuracy(x_all[held], y_all[held]) * len(held)))
@@ -222,7 +227,8 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
 
             keras.backend.clear_session()
             shape_only = build()
-            schema.write(trial, architecture=baseline.describe())
+            published = record.recipe and record.recipe.get("schedule")
+            schema.write(trial, architecture=baseline.describe() + (", its own recipe" if published else ""))
         predicted = estimate_formats(shape_only, device, formats, budget)
         if reject_before_training:
             reject_if_over_budget(trial, predicted, budget)
@@ -247,6 +253,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                            loss="categorical_crossentropy" if distil else "sparse_categorical_crossentropy",
                            epochs=recipe["epochs"], seed=seed + trial.number, time_limit_s=time_limit_s,
                            patience=recipe["patience"], augment=recipe["augment"],
+                           schedule=recipe.get("schedule", "early_stop"),
                            screen=make_screen(trial, recipe["epochs"], predicted.flash_bytes) if screen else None)
             if result.screened_out:
                 set_constraints(trial, predicted.violations(budget))  # not trained fully: the estimate stands
@@ -276,7 +283,8 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             try:
                 pooled = cross_validated_accuracy(build, dataset, cv_folds, fits, epochs=recipe["epochs"],
                                                   seed=seed + trial.number, fold_seed=seed, time_limit_s=time_limit_s,
-                                                  patience=recipe["patience"], augment=recipe["augment"])
+                                                  patience=recipe["patience"], augment=recipe["augment"],
+                                                  schedule=recipe.get("schedule", "early_stop"))
             except RECOVERABLE as exc:
                 schema.write(trial, fail_reason=f"cross-validation: {exc}")
                 raise

@@ -11,11 +11,13 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cost_models import Budget
 from nas import schema
+from nas.baselines import PUBLISHED_EPOCHS
 from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
 from nas.objective import POLISH_FACTOR, RECOVERABLE
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
@@ -92,6 +94,14 @@ def finished_count(study, run_id: str | None = None) -> int:
 def _finished_by_run(study) -> Counter:
     return Counter(schema.TrialRecord.read(t).run for t in study.get_trials(deepcopy=False)
                    if schema.counts_toward_request(t))
+
+
+def _waiting_seeded(study) -> int:
+    """Seeded trials (baselines, a teacher) queued and not run yet: they do not count toward a request."""
+    from optuna.trial import TrialState
+
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return sum(schema.TrialRecord.read(t).seeded for t in waiting)
 
 
 def request(study, run_id: str, n_trials: int) -> None:
@@ -205,24 +215,46 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
     return len(study.trials) - before
 
 
+@contextmanager
+def worker_pool(jobs: int):
+    """A pool of `jobs` spawned processes, each running one task and exiting (TensorFlow's growth stays
+    bounded). A worker that dies raises WorkerDied; on any other error or Ctrl-C the workers are stopped
+    (SIGTERM reached only this process: it is passed on) before the error goes on."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+    try:
+        yield pool
+    except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise WorkerDied("a worker process died (killed, or out of memory); its trial is failed by the "
+                         "heartbeat check and tried again on resume") from None
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            if process.is_alive():
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_trials: int | None,
                 timeout: float | None, progress: Progress | None = None, recycle_every: int = RECYCLE_EVERY,
                 while_waiting: Callable | None = None, run_id: str | None = None) -> float:
     """Optimise with `jobs` worker processes on one study (created beforehand by the caller). Each
     runs at most `recycle_every` trials and exits, so TensorFlow's growth per trial is bounded; the
     next chunk starts in a fresh process. Returns wall seconds."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     threads = max(1, usable_cores() // jobs)
     deadline = None if timeout is None else time.time() + timeout
     remaining = n_trials
     start = time.monotonic()
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
     pending: set = set()
     chunk = 0
-    try:
+    with worker_pool(jobs) as pool:
         while True:
             while (len(pending) < jobs and (remaining is None or remaining > 0)
                    and (deadline is None or time.time() < deadline)):
@@ -242,17 +274,6 @@ def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_
                 while_waiting()
             for future in done:
                 future.result()  # a worker's unexpected error ends the run with its message
-    except BrokenProcessPool:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise WorkerDied("a worker process died (killed, or out of memory); its trial is failed by the "
-                         "heartbeat check and tried again on resume") from None
-    except BaseException:  # Ctrl-C reaches the workers too; SIGTERM reached only us: pass it on
-        for process in list(getattr(pool, "_processes", {}).values()):
-            if process.is_alive():
-                process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
     return time.monotonic() - start
 
 
@@ -279,6 +300,7 @@ class SearchOptions:
     sampler: str = "tpe"
     multi_fidelity: bool = True
     baselines: bool = False  # seed the study with the hand-made baselines at equal cost
+    baseline_epochs: int = PUBLISHED_EPOCHS  # ...and train those with a published recipe with it too (0: not)
     distill: bool = False  # distil every candidate from a full-width FCN trained first (nas.class_teacher)
     teacher_epochs: int = 200
     formats: tuple[str, ...] | None = None  # what trained models ship as (nas.formats); None: the task's default
@@ -313,7 +335,8 @@ def open_search(name: str, storage: str, options: SearchOptions):
         artifacts=options.artifacts or str(Path(STUDIES_DIR, f"{name}.artifacts").resolve()), sampler=options.sampler,
         objective=ObjectiveOptions(
             multi_fidelity=options.multi_fidelity, reject_before_training=options.reject_before_training,
-            baselines=options.baselines, distill=options.distill, teacher_epochs=options.teacher_epochs,
+            baselines=options.baselines, baseline_epochs=options.baseline_epochs if options.baselines else 0,
+            distill=options.distill, teacher_epochs=options.teacher_epochs,
             # the teacher saw every training series, so folds of them cannot score a distilled recipe
             cv_folds=0 if options.distill else cv_folds_for(spec.get("n_val")) if options.cv_folds is None
             else options.cv_folds,
@@ -376,6 +399,8 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
         remaining = None if n_trials is None else n_trials - finished_count(study, run_id)
         if remaining is not None and remaining <= 0:
             break
+        if remaining is not None:  # seeded trials still queued run first, beside what was asked for
+            remaining += _waiting_seeded(study)
         if jobs == 1 and remaining is not None and remaining <= RECYCLE_EVERY and timeout is None:
             outcome.wall_s += run(study, config, data, n_trials=remaining, timeout=None, on_trial=on_trial,
                                   shared=shared, run_id=run_id)
@@ -391,7 +416,7 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
                  ", ".join(map(str, outcome.polished)), POLISH_FACTOR)
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
     started = time.perf_counter()
-    outcome.finalists = task.cross_validate_finalists(study, config, data)
+    outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage)
     outcome.wall_s += time.perf_counter() - started
     mine = [t for t in study.get_trials(deepcopy=False) if schema.TrialRecord.read(t).run == run_id]
     outcome.finished = finished_count(study, run_id)

@@ -51,8 +51,10 @@ class Task:
         """Front members queued to be trained again after the search; their trial numbers."""
         return []
 
-    def cross_validate_finalists(self, study, config: RunConfig, data) -> list[int]:
-        """After the polish: the finalists scored again on more folds (nas.finalists); their trial numbers."""
+    def cross_validate_finalists(self, study, config: RunConfig, data, *, jobs: int = 1,
+                                 storage: str | None = None) -> list[int]:
+        """After the polish: the finalists scored again on more folds (nas.finalists), in `jobs` worker
+        processes on the study at `storage` when there are several; their trial numbers."""
         return []
 
     def score_front(self, study, config: RunConfig, data, rows: list[dict]) -> list[dict]:
@@ -134,9 +136,10 @@ class ClassificationTask(Task):
 
     def seed(self, study, config, data, on_trial=None):
         """With `baselines`: the published architectures shrunk to fit (nas.baselines), queued as the first
-        candidates (once per study), so the search starts where an engineer would."""
+        candidates (once per study), so the search starts where an engineer would: each trained with the
+        search's recipe, then those with a published recipe with that one too (`baseline_epochs` epochs)."""
         from nas import schema
-        from nas.baselines import fitted
+        from nas.baselines import fitted, published_recipe
 
         if config.objective.distill:
             from nas.class_teacher import ensure_teacher
@@ -145,19 +148,24 @@ class ClassificationTask(Task):
         if not config.objective.baselines or any(schema.TrialRecord.read(t).kind == schema.BASELINE
                                                  for t in study.get_trials(deepcopy=False)):
             return
-        for baseline in fitted(data.input_shape, len(data.classes), config.device, config.budget):
+        found = fitted(data.input_shape, len(data.classes), config.device, config.budget)
+        for baseline in found:
             schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict())
+        for baseline in found:  # then each again with its own recipe, where it has one: an engineer tries both
+            recipe = published_recipe(baseline, config.objective.baseline_epochs)
+            if recipe is not None:
+                schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
 
     def queue_polish(self, study, config):
         from nas.search import queue_polish
 
         return queue_polish(study, config.objective.polish)
 
-    def cross_validate_finalists(self, study, config, data):
+    def cross_validate_finalists(self, study, config, data, *, jobs=1, storage=None):
         from nas.data import CV_FOLDS
         from nas.finalists import cross_validate
 
-        return cross_validate(study, config, data, config.objective.finalists, CV_FOLDS)
+        return cross_validate(study, config, data, config.objective.finalists, CV_FOLDS, jobs=jobs, storage=storage)
 
     def score_front(self, study, config, data, rows):
         """*Test* accuracy for the front's members and the finalists (never used for any search decision)."""

@@ -38,6 +38,29 @@ def test_an_unknown_baseline_is_named():
         fit("lstm", (150, 1), 3, DEVICES["nano33"], Budget())
 
 
+def test_fcn_is_also_tried_unstrided_at_the_widest_width_that_fits():
+    from nas.baselines import UNSTRIDED_DIVISORS, Baseline, _fits, fitted, widest_unstrided
+
+    device, budget = DEVICES["nano33"], Budget(max_latency_ms=40.0)
+    plain = widest_unstrided("fcn", (427, 1), 6, device, budget)
+    assert plain.strides == (1, 1, 1) and _fits(plain, (427, 1), 6, device, budget)[0]
+    wider = UNSTRIDED_DIVISORS[UNSTRIDED_DIVISORS.index(plain.divisor) - 1]
+    assert not _fits(Baseline("fcn", wider, (1, 1, 1)), (427, 1), 6, device, budget)[0]  # the widest that fits
+    found = fitted((427, 1), 6, device, budget)
+    assert [b.name for b in found] == ["fcn", "resnet", "dscnn", "fcn"] and found[-1] == plain
+    assert found[0].strides != (1, 1, 1)  # the most MACs came from striding a wider FCN
+
+
+def test_only_fcn_has_a_published_recipe_here():
+    from nas.baselines import PUBLISHED_EPOCHS, Baseline, published_recipe
+
+    fcn = Baseline("fcn", 8, (2, 2, 1))
+    assert published_recipe(fcn, PUBLISHED_EPOCHS) == {"epochs": 2000, "patience": None, "augment": False,
+                                                       "schedule": "plateau"}
+    assert published_recipe(fcn, 0) is None
+    assert published_recipe(Baseline("dscnn", 1, (4, 2, 2)), PUBLISHED_EPOCHS) is None
+
+
 @pytest.mark.slow
 def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, monkeypatch):
     from nas.cli import main
@@ -50,12 +73,21 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
     assert main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "2", "--baselines", "--study", "b",
-                 "--cv-folds", "0", "--finalists", "0"]) == 0  # tests/test_finalists.py cross-validates them
+                 "--baseline-epochs", "3", "--cv-folds", "0", "--finalists", "0"]) == 0  # test_finalists does them
     study, config = load("b", default_storage("b"))
     records = [TrialRecord.read(t) for t in study.trials]
     seeded = [r for r in records if r.kind == BASELINE]
-    assert config.objective.baselines and [r.baseline["name"] for r in seeded] == ["fcn", "resnet", "dscnn"]
-    assert [t.number for t in study.trials if TrialRecord.read(t).kind == BASELINE] == [0, 1, 2]  # first
+    # the most-MACs configuration of each, FCN unstrided, then the two FCNs again with FCN's own recipe
+    assert config.objective.baselines and config.objective.baseline_epochs == 3
+    assert [r.baseline["name"] for r in seeded] == ["fcn", "resnet", "dscnn", "fcn", "fcn", "fcn"]
+    assert seeded[3].baseline["strides"] == [1, 1, 1] and [r.baseline for r in seeded[4:]] == [
+        seeded[0].baseline, seeded[3].baseline]
+    assert [t.number for t in study.trials if TrialRecord.read(t).kind == BASELINE] == list(range(6))  # first
+    for r in seeded[:4]:
+        assert r.recipe["epochs"] == 2 and "schedule" not in r.recipe  # the search's recipe
+    for r in seeded[4:]:
+        assert r.recipe == {"epochs": 3, "patience": None, "augment": False, "schedule": "plateau"}
+        assert r.epochs_run == 3 and r.architecture.endswith(", its own recipe")  # every epoch: it stops on none
     for r in seeded:
         assert r.trained and not r.screened_out and r.architecture.startswith(r.baseline["name"] + " 1/")
         assert r.feasible and r.cost["latency_ms"] <= 10.0  # fitted by the estimate, confirmed by the shipped file
@@ -66,4 +98,4 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     c = counts(study_rows(study))
     assert c["trained"] == sum(r.trained for r in records) and c["trials"] == len(records)
     assert main(["resume", "b", "--trials", "1"]) == 0  # seeded once per study
-    assert sum(TrialRecord.read(t).kind == BASELINE for t in load("b", default_storage("b"))[0].trials) == 3
+    assert sum(TrialRecord.read(t).kind == BASELINE for t in load("b", default_storage("b"))[0].trials) == 6
