@@ -32,6 +32,19 @@ def nas_search(where: Path, name: str, *, trials: int | None = None, timeout: fl
     return outcome.wall_s, study
 
 
+def shipped_models(study, config):
+    """(trial, record, the Int8Model of the file it shipped) for every complete, trained, within-budget trial
+    of a kept study: what the diagnosis benchmarks score on the test split (which never chooses)."""
+    from nas.export import load_tflite
+    from nas.quantize import Int8Model
+    from nas.schema import TrialRecord
+
+    for t in study.trials:
+        record = TrialRecord.read(t)
+        if t.state.name == "COMPLETE" and record.trained and record.feasible:
+            yield t, record, Int8Model(load_tflite(study, config, t))
+
+
 UCR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucr"
 
 

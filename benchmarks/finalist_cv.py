@@ -33,14 +33,12 @@ from nas.config import FINALISTS_DEFAULT  # noqa: E402
 
 def measure(db: Path, top: int, folds: int) -> dict:
     import keras
+    from common import shipped_models  # beside this script
 
     from nas.data import load as load_data
-    from nas.export import load_tflite
     from nas.finalists import builder, pick
     from nas.objective import cross_validated_accuracy
-    from nas.quantize import Int8Model
     from nas.results import best_of, study_rows
-    from nas.schema import TrialRecord
     from nas.study import load
     from search_spaces import get_space
 
@@ -49,15 +47,12 @@ def measure(db: Path, top: int, folds: int) -> dict:
     space = get_space(config.space)
     n_val = len(data.y_val)
     rows, trials = [], {}
-    for t in study.trials:
-        record = TrialRecord.read(t)
-        if t.state.name != "COMPLETE" or not record.trained or not record.feasible:
-            continue
+    for t, record, model in shipped_models(study, config):
         trials[t.number] = (t, record)
         rows.append({"trial": t.number, "score": t.values[0], "flash": t.values[1], "kind": record.kind,
                      "distilled": bool((record.recipe or {}).get("distilled")),
                      "cv_before": record.cv_accuracy_int8 is not None, "architecture": record.architecture,
-                     "test": Int8Model(load_tflite(study, config, t)).accuracy(data.x_test, data.y_test)})
+                     "test": model.accuracy(data.x_test, data.y_test)})
     best_test = max(r["test"] for r in rows)
     product = best_of([r for r in study_rows(study) if r["shipped"] and r["on_front"]])["number"]
     by_number = {r["trial"]: r for r in rows}

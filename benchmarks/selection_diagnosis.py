@@ -26,12 +26,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    from common import shipped_models  # beside this script
 
     from nas.data import load as load_data
-    from nas.export import load_tflite
-    from nas.quantize import Int8Model
     from nas.results import best_of, recommended, study_rows
-    from nas.schema import TrialRecord
     from nas.study import load
 
     study, config = load(args.study, args.storage)
@@ -42,15 +40,12 @@ def main() -> None:
     pairs = []
     tests: dict[int, float] = {}
     cross_validated = False
-    for t in study.trials:
-        record = TrialRecord.read(t)
-        if t.state.name == "COMPLETE" and record.trained and record.feasible:
-            model = Int8Model(load_tflite(study, config, t))
-            test = model.accuracy(dataset.x_test, dataset.y_test)
-            cross_validated |= record.cv_accuracy_int8 is not None
-            by_score[t.values[0]].append(test)
-            pairs.append((t.values[0], test))
-            tests[t.number] = test
+    for t, record, model in shipped_models(study, config):
+        test = model.accuracy(dataset.x_test, dataset.y_test)
+        cross_validated |= record.cv_accuracy_int8 is not None
+        by_score[t.values[0]].append(test)
+        pairs.append((t.values[0], test))
+        tests[t.number] = test
     label = "int8 cv" if cross_validated else "int8 val"
     print(f"{args.study}: {len(pairs)} trained feasible models, {len(dataset.y_val)} validation and "
           f"{len(dataset.y_test)} test series; score: {label}")

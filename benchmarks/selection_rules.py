@@ -33,21 +33,15 @@ RULES = {
 
 def measure(db: Path) -> list[dict]:
     import numpy as np
+    from common import shipped_models  # beside this script
 
     from nas.data import load as load_data
-    from nas.export import load_tflite
-    from nas.quantize import Int8Model
-    from nas.schema import TrialRecord
     from nas.study import load
 
     study, config = load(db.stem, f"sqlite:///{db.resolve()}")
     data = load_data(config.data)
     models = []
-    for t in study.trials:
-        record = TrialRecord.read(t)
-        if t.state.name != "COMPLETE" or not record.trained or not record.feasible:
-            continue
-        model = Int8Model(load_tflite(study, config, t))
+    for t, record, model in shipped_models(study, config):
         p = model.predict(data.x_val)
         models.append({"trial": t.number, "flash": t.values[1], "val": float((p.argmax(1) == data.y_val).mean()),
                        "logloss": float(-np.log(np.clip(p[np.arange(len(p)), data.y_val], EPS, 1)).mean()),
