@@ -2,8 +2,9 @@
 DS-CNN; nas.baselines) made narrower and strided until the cost models say they fit the budget, trained
 and scored as int8 in TFLM exactly as the search scores its candidates.
 
-For each dataset and latency budget it prints each architecture's fitted configuration and its costs,
-then trains it --seeds times with each recipe in --recipes:
+For each dataset and latency budget it prints each architecture's fitted configuration (as a search seeds
+them: nas.baselines.fitted, so FCN also unstrided where that fits) and its costs, then trains it --seeds
+times with each recipe in --recipes:
   ours  the recipe the search gives its front (nas.objective.polish_recipe: the search's epochs and
         early-stopping patience x POLISH_FACTOR, augmented series), on the search's train split;
   own   the published FCN/ResNet recipe (nas.train's "plateau" schedule: Adam 1e-3 halved on training-loss
@@ -47,7 +48,7 @@ def main() -> None:
     import numpy as np
 
     from cost_models import Budget, get_device
-    from nas.baselines import fit
+    from nas.baselines import _fits, fitted
     from nas.data import load_file
     from nas.objective import polish_recipe
     from nas.quantize import Int8Model, to_int8_tflite
@@ -63,12 +64,12 @@ def main() -> None:
         for ms in (float(v) for v in args.budgets_ms.split(",")):
             budget = Budget(max_latency_ms=ms)
             results = {}
-            for arch in args.architectures.split(","):
-                fitted = fit(arch, ds.input_shape, len(ds.classes), device, budget)
-                if fitted is None:
-                    print(f"  {ms:g} ms {arch}: no width or stride pattern fits")
-                    continue
-                baseline, cost = fitted
+            chosen = [b for b in fitted(ds.input_shape, len(ds.classes), device, budget)
+                      if b.name in args.architectures.split(",")]  # as a search seeds them
+            for arch in sorted(set(args.architectures.split(",")) - {b.name for b in chosen}):
+                print(f"  {ms:g} ms {arch}: no width or stride pattern fits")
+            for baseline in chosen:
+                cost = _fits(baseline, ds.input_shape, len(ds.classes), device, budget)[1]
                 print(f"  {ms:g} ms {baseline.describe()}: {cost.macs} MACs, {cost.flash_bytes / 1024:.1f} KB flash, "
                       f"{cost.ram_bytes / 1024:.1f} KB RAM, {cost.latency_ms:.2f} ms (estimates)", flush=True)
                 for recipe in args.recipes.split(","):
