@@ -88,11 +88,20 @@ def screening_epoch(epochs: int) -> int:
     return max(3, epochs // 4)
 
 
+def searched_recipe(record: schema.TrialRecord) -> bool:
+    """Whether a trial was trained with the search's own recipe (not a polish, not a published schedule)."""
+    recipe = record.recipe or {}
+    return record.kind != schema.POLISH and "polish_of" not in recipe and not recipe.get("schedule")
+
+
 def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
     """Successive halving against the front: after a quarter of the epochs, stop a candidate whose
     validation accuracy plus the gain that later epochs have brought (90th percentile over this
     study's fully trained candidates) cannot reach the accuracy of a trained model that is no larger.
-    A screened-out candidate gets no score, so every point on the front is a fully trained model."""
+    Only models trained with the search's own recipe are rivals: a polish or a baseline trained with its
+    published recipe (2000 epochs) reached its accuracy by a training the candidate will not get, and as a
+    rival it screened out nearly every larger candidate (docs/benchmarks.md). A screened-out candidate gets
+    no score, so every point on the front is a fully trained model."""
     import numpy as np
     import optuna
 
@@ -106,7 +115,7 @@ def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
         gains = [r.val_accuracy_float - r.screen_accuracy for _, r in done if r.screen_accuracy is not None]
         gain = float(np.quantile(gains, 0.9)) if len(gains) >= 5 else SCREEN_DEFAULT_GAIN
         gain = max(gain, SCREEN_MIN_GAIN)
-        rivals = [t for t, _ in done if t.values[1] <= flash_estimate]
+        rivals = [t for t, r in done if t.values[1] <= flash_estimate and searched_recipe(r)]
         best = max(rivals, key=lambda t: t.values[0], default=None)
         passed = best is None or accuracy + gain >= best.values[0]
         schema.write(trial, screen={"epoch": rung, "val_accuracy_float": round(accuracy, 4),

@@ -61,6 +61,28 @@ def test_only_fcn_has_a_published_recipe_here():
     assert published_recipe(Baseline("dscnn", 1, (4, 2, 2)), PUBLISHED_EPOCHS) is None
 
 
+def test_only_models_trained_with_the_search_recipe_can_screen_a_candidate_out():
+    import optuna
+
+    from nas import schema
+    from nas.objective import make_screen
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    search = {"epochs": 20, "patience": 5, "augment": False}
+    for acc, flash, extra in [(0.70, 5000, {"recipe": search}),
+                              (0.95, 4000, {"kind": schema.BASELINE, "baseline": {"name": "fcn"},
+                                            "recipe": {**search, "epochs": 2000, "schedule": "plateau"}}),
+                              (0.96, 3000, {"kind": schema.POLISH, "polish_of": 0,
+                                            "recipe": {**search, "epochs": 80, "polish_of": 0}})]:
+        study.add_trial(optuna.trial.create_trial(values=[acc, flash], user_attrs=schema.attrs(
+            trained=True, feasible=True, val_accuracy_int8=acc, **extra)))
+    trial = study.ask()
+    screen = make_screen(trial, 20, 6000.0)
+    assert screen.keep(0.60)  # 0.60 + the assumed gain 0.15 can reach trial 0's 0.70; not the others' 0.95-0.96
+    assert schema.TrialRecord.read(study.trials[-1]).screen["rival"] == 0
+    assert not make_screen(study.ask(), 20, 6000.0).keep(0.50)  # and below trial 0's reach it is screened out
+
+
 @pytest.mark.slow
 def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, monkeypatch):
     from nas.cli import main
