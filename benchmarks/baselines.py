@@ -48,7 +48,7 @@ def main() -> None:
     import numpy as np
 
     from cost_models import Budget, get_device
-    from nas.baselines import _fits, fitted
+    from nas.baselines import fits_budget, fitted
     from nas.data import load_file
     from nas.objective import polish_recipe
     from nas.quantize import Int8Model, to_int8_tflite
@@ -69,7 +69,7 @@ def main() -> None:
             for arch in sorted(set(args.architectures.split(",")) - {b.name for b in chosen}):
                 print(f"  {ms:g} ms {arch}: no width or stride pattern fits")
             for baseline in chosen:
-                cost = _fits(baseline, ds.input_shape, len(ds.classes), device, budget)[1]
+                cost = fits_budget(baseline, ds.input_shape, len(ds.classes), device, budget)[1]
                 print(f"  {ms:g} ms {baseline.describe()}: {cost.macs} MACs, {cost.flash_bytes / 1024:.1f} KB flash, "
                       f"{cost.ram_bytes / 1024:.1f} KB RAM, {cost.latency_ms:.2f} ms (estimates)", flush=True)
                 for recipe in args.recipes.split(","):

@@ -96,7 +96,7 @@ def _logged(study, n: int, done: bool) -> bool:
 
 def cross_validate_one(study, config, data, n: int, folds: int) -> bool:
     """Train trial `n`'s architecture with its own recipe on the `folds` - 1 other folds, and store its pooled
-    accuracy (schema.write_finalist). False, with a warning, when it cannot be trained again."""
+    accuracy (schema.write_finalist). False when it cannot be trained again (the caller says so)."""
     import keras
 
     from nas.objective import RECOVERABLE, cross_validated_accuracy

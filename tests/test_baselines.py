@@ -39,13 +39,13 @@ def test_an_unknown_baseline_is_named():
 
 
 def test_fcn_is_also_tried_unstrided_at_the_widest_width_that_fits():
-    from nas.baselines import UNSTRIDED_DIVISORS, Baseline, _fits, fitted, widest_unstrided
+    from nas.baselines import UNSTRIDED_DIVISORS, Baseline, fits_budget, fitted, widest_unstrided
 
     device, budget = DEVICES["nano33"], Budget(max_latency_ms=40.0)
     plain = widest_unstrided("fcn", (427, 1), 6, device, budget)
-    assert plain.strides == (1, 1, 1) and _fits(plain, (427, 1), 6, device, budget)[0]
+    assert plain.strides == (1, 1, 1) and fits_budget(plain, (427, 1), 6, device, budget)[0]
     wider = UNSTRIDED_DIVISORS[UNSTRIDED_DIVISORS.index(plain.divisor) - 1]
-    assert not _fits(Baseline("fcn", wider, (1, 1, 1)), (427, 1), 6, device, budget)[0]  # the widest that fits
+    assert not fits_budget(Baseline("fcn", wider, (1, 1, 1)), (427, 1), 6, device, budget)[0]  # the widest fitting
     found = fitted((427, 1), 6, device, budget)
     assert [b.name for b in found] == ["fcn", "resnet", "dscnn", "fcn"] and found[-1] == plain
     assert found[0].strides != (1, 1, 1)  # the most MACs came from striding a wider FCN
