@@ -141,19 +141,9 @@ def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int) -> 
 
 
 def _worker(name: str, storage: str, n: int, folds: int, threads: int) -> bool:
-    """One finalist in a worker process: TensorFlow limited to `threads`, the study and its data reopened."""
-    import os
-
-    from nas.process import stop_on_sigterm
-    from nas.quiet import import_tensorflow
-
-    stop_on_sigterm()
-    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
-    import_tensorflow()
-    from nas.study import load
+    """One finalist in a worker process (nas.search.open_in_worker), on the study's data opened afresh."""
+    from nas.search import open_in_worker
     from nas.tasks import task_for
-    from nas.train import configure_threads
 
-    configure_threads(threads)
-    study, config = load(name, storage)
+    study, config = open_in_worker(name, storage, threads)
     return cross_validate_one(study, config, task_for(config.space).open(config), n, folds)

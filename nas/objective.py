@@ -90,8 +90,7 @@ def screening_epoch(epochs: int) -> int:
 
 def searched_recipe(record: schema.TrialRecord) -> bool:
     """Whether a trial was trained with the search's own recipe (not a polish, not a published schedule)."""
-    recipe = record.recipe or {}
-    return record.kind != schema.POLISH and "polish_of" not in recipe and not recipe.get("schedule")
+    return record.kind != schema.POLISH and not (record.recipe or {}).get("schedule")
 
 
 def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:

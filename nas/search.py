@@ -193,9 +193,9 @@ def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float 
     return time.monotonic() - start
 
 
-def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, threads: int, index: int,
-            progress: Progress | None, run_id: str | None = None) -> int:
-    """One worker process: TensorFlow limited to `threads`, the study reopened from storage."""
+def open_in_worker(name: str, storage_url: str, threads: int):
+    """In a spawned worker process: stop cleanly on SIGTERM, limit TensorFlow to `threads`, and reopen the
+    study. Returns (study, config)."""
     stop_on_sigterm()
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     import_tensorflow()
@@ -203,7 +203,13 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
     from nas.train import configure_threads
 
     configure_threads(threads)
-    study, config = load(name, storage_url)
+    return load(name, storage_url)
+
+
+def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, threads: int, index: int,
+            progress: Progress | None, run_id: str | None = None) -> int:
+    """One worker process: TensorFlow limited to `threads`, the study reopened from storage."""
+    study, config = open_in_worker(name, storage_url, threads)
     timeout = None if deadline is None else deadline - time.time()
     if timeout is not None and timeout <= 0:
         return 0
