@@ -17,9 +17,18 @@ series), plateau (FCN's schedule: nas.train's "plateau", --plateau-epochs) and c
 "cosine" schedule on augmented series for --cosine-epochs: Adam from 1e-3 decayed to 0 along a cosine,
 the last weights kept). The last two never read the validation split.
 
+`--max-latency-ms` sets the budget the architectures must fit (default the product's); `--head global_avg`
+keeps only architectures that average their features over time as FCN does (`flatten` only the others), and
+`--max-downsampling F` those whose strides and pools together shorten the series at most F times (FCN: 1).
+`--part K/N` trains architectures K, K+N, K+2N, ... of the same draw (a run split over N processes trains
+each architecture with the seeds one run would), `--save FILE.npz` keeps the scores, and `--merge A.npz
+B.npz ...` prints the table of the parts together.
+
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
      [--recipes v1,bn,aug,polish,plateau,cosine] [--seeds K] [--plateau-epochs 2000]
-     [--cosine-epochs 1000] [--no-dense]
+     [--cosine-epochs 1000] [--no-dense] [--max-latency-ms MS] [--head global_avg|flatten] [--max-downsampling F]
+     [--part K/N] [--save FILE.npz] [--threads T]
+     python benchmarks/recipe_check.py --merge A.npz B.npz
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 RECIPES = ("v1", "bn", "aug", "polish", "plateau", "cosine")
 
 
-def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int) -> list[dict]:
+def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: int,
+                    head: str | None = None, max_downsampling: int | None = None) -> list[dict]:
     import optuna
 
     from cost_models import estimate, symbolic
@@ -48,9 +58,21 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
         model = spectral.build(trial, input_shape=input_shape, n_outputs=n_classes, keras=symbolic.keras)
         cost = estimate(graph_from_keras(model), device)
         study.tell(trial, 0.0)
+        if head is not None and trial.params["head"] != head:
+            continue
+        if max_downsampling is not None and downsampling(trial.params) > max_downsampling:
+            continue
         if not any(v > 0 for v in cost.violations(budget).values()):
             chosen.append(dict(trial.params))
     return chosen
+
+
+def downsampling(params: dict) -> int:
+    """How many times the architecture's strides and pools together shorten the series."""
+    factor = 1
+    for i in range(params["n_blocks"]):
+        factor *= params[f"stride_{i}"] * params[f"pool_{i}"]
+    return factor
 
 
 def without_hidden_dense(model, params: dict, n_classes: int):
@@ -82,6 +104,18 @@ def summary(scores: dict, recipes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def merged(paths: list[str]) -> tuple[dict, list[str]]:
+    """The scores of `--save`d parts of one run as one run's, architectures in their drawn order."""
+    import numpy as np
+
+    parts = [np.load(p, allow_pickle=False) for p in paths]
+    recipes = [str(r) for r in parts[0]["recipes"]]
+    if any([str(r) for r in part["recipes"]] != recipes for part in parts):
+        raise SystemExit("the parts were run with different --recipes; merge parts of one run")
+    order = np.argsort(np.concatenate([part["index"] for part in parts]))
+    return {r: np.concatenate([part[r] for part in parts])[order] for r in recipes}, recipes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ucr" / "OSULeaf.npz"))
@@ -95,13 +129,34 @@ def main() -> None:
     parser.add_argument("--cosine-epochs", type=int, default=1000, help="epochs of the cosine recipe")
     parser.add_argument("--no-dense", action="store_true",
                         help="drop the hidden dense layer: pooled features straight into softmax, as in FCN")
+    parser.add_argument("--max-latency-ms", type=float, help="the latency budget (default: the product's)")
+    parser.add_argument("--head", choices=["global_avg", "flatten"], help="only architectures with this head")
+    parser.add_argument("--max-downsampling", type=int,
+                        help="only architectures whose strides and pools shorten the series at most this many times")
+    parser.add_argument("--part", default="0/1", help="K/N: train architectures K, K+N, ... of the draw")
+    parser.add_argument("--save", help="keep the scores in this .npz (for --merge)")
+    parser.add_argument("--merge", nargs="+", metavar="NPZ", help="print the table of --save'd parts and stop")
+    parser.add_argument("--threads", type=int, help="TensorFlow threads (default: TensorFlow's)")
     args = parser.parse_args()
+    if args.merge:
+        scores, recipes = merged(args.merge)
+        print(summary(scores, recipes))
+        return
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    try:
+        part, n_parts = (int(v) for v in args.part.split("/"))
+        assert 0 <= part < n_parts
+    except (ValueError, AssertionError):
+        parser.error(f"--part takes K/N with 0 <= K < N, not {args.part!r}")
 
     from nas.quiet import import_tensorflow
 
     import_tensorflow()
+    if args.threads:
+        from nas.train import configure_threads
+
+        configure_threads(args.threads)
     import keras
     import numpy as np
     import optuna
@@ -122,13 +177,20 @@ def main() -> None:
     device = get_device(args.device)
     epochs = args.epochs or epochs_for(len(ds.y_train))
     patience = patience_for(len(ds.y_train), batch_size_for(len(ds.y_train)))
-    archs = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, Budget(), args.seed)
-    print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(archs)} architectures "
-          f"sampled at random and feasible on {device.name}; {epochs} epochs; {args.seeds} training seed(s) per "
-          "architecture and recipe; int8 scored in TFLM on the validation split", flush=True)
+    budget = Budget(max_latency_ms=args.max_latency_ms) if args.max_latency_ms else Budget()
+    drawn = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, budget, args.seed, args.head,
+                            args.max_downsampling)
+    index = list(range(part, len(drawn), n_parts))
+    archs = [drawn[i] for i in index]
+    print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(drawn)} architectures "
+          f"sampled at random{' with a ' + args.head + ' head' if args.head else ''}"
+          f"{f', shortened at most {args.max_downsampling}x' if args.max_downsampling else ''} and feasible on "
+          f"{device.name} within {budget.max_latency_ms:g} ms (this part trains {len(archs)}); {epochs} epochs; "
+          f"{args.seeds} training seed(s) per architecture and recipe; int8 scored in TFLM on the validation split",
+          flush=True)
     scores = {r: np.zeros((len(archs), args.seeds, 2)) for r in recipes}  # (accuracy, cross-entropy)
     start = time.monotonic()
-    for i, params in enumerate(archs):
+    for row, (i, params) in enumerate(zip(index, archs, strict=True)):
         line = [f"{i:>2} {spectral.describe(params)[:60]:60}"]
         for recipe in recipes:
             for s in range(args.seeds):
@@ -149,11 +211,13 @@ def main() -> None:
                     train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=args.seed + i + 1000 * s, **how)
                 int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
                 prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
-                scores[recipe][i, s] = (float((prob.argmax(1) == ds.y_val).mean()),
+                scores[recipe][row, s] = (float((prob.argmax(1) == ds.y_val).mean()),
                                         float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
-            acc = " ".join(f"{a:.3f}" for a in scores[recipe][i, :, 0])
-            line.append(f"{recipe} {acc}/{scores[recipe][i, :, 1].mean():.2f}")
+            acc = " ".join(f"{a:.3f}" for a in scores[recipe][row, :, 0])
+            line.append(f"{recipe} {acc}/{scores[recipe][row, :, 1].mean():.2f}")
         print("  ".join(line), flush=True)
+    if args.save:
+        np.savez(args.save, index=np.array(index), recipes=np.array(recipes), **scores)
     print(summary(scores, recipes))
     print(f"({time.monotonic() - start:.0f} s)")
 

@@ -52,3 +52,19 @@ def test_without_hidden_dense_feeds_the_pooled_features_to_the_softmax(head):
     assert names[-2] == ("gap" if head == "global_avg" else "flatten") and slim.output.shape == (1, 3)
     assert slim.count_params() == model.count_params() - model.get_layer("dense").count_params() - (
         model.get_layer("classes").count_params() - slim.get_layer("classes").count_params())
+
+
+def test_parts_merge_back_into_the_drawn_order(tmp_path):
+    module = benchmark("recipe_check")
+    # a run of 5 architectures split into parts 0/2 (0, 2, 4) and 1/2 (1, 3); accuracy = index / 10
+    for part, index in ((0, [0, 2, 4]), (1, [1, 3])):
+        acc = np.array(index, float)[:, None, None] / 10 * np.ones((1, 2, 2))
+        np.savez(tmp_path / f"p{part}.npz", index=np.array(index), recipes=np.array(["a"]), a=acc)
+    scores, recipes = module.merged([str(tmp_path / "p1.npz"), str(tmp_path / "p0.npz")])
+    assert recipes == ["a"] and scores["a"].shape == (5, 2, 2)
+    assert list(scores["a"][:, 0, 0]) == [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+def test_downsampling_multiplies_every_blocks_stride_and_pool():
+    params = {"n_blocks": 2, "stride_0": 2, "pool_0": 4, "stride_1": 1, "pool_1": 2, "stride_2": 4, "pool_2": 4}
+    assert benchmark("recipe_check").downsampling(params) == 16  # block 2 is not in the net
