@@ -20,6 +20,9 @@ the last weights kept). The last two never read the validation split.
 `--max-latency-ms` sets the budget the architectures must fit (default the product's); `--head global_avg`
 keeps only architectures that average their features over time as FCN does (`flatten` only the others), and
 `--max-downsampling F` those whose strides and pools together shorten the series at most F times (FCN: 1).
+`--recalibrate` also scores every trained model again after nas.train.recalibrate_batchnorm (its
+BatchNormalization statistics recomputed over the training series; the weights unchanged) as a column
+"RECIPE+pbn", so each recipe is compared with itself recalibrated on the very same trainings.
 `--part K/N` trains architectures K, K+N, K+2N, ... of the same draw (a run split over N processes trains
 each architecture with the seeds one run would), `--save FILE.npz` keeps the scores, and `--merge A.npz
 B.npz ...` prints the table of the parts together.
@@ -27,7 +30,7 @@ B.npz ...` prints the table of the parts together.
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
      [--recipes v1,bn,aug,polish,plateau,cosine] [--seeds K] [--plateau-epochs 2000]
      [--cosine-epochs 1000] [--no-dense] [--max-latency-ms MS] [--head global_avg|flatten] [--max-downsampling F]
-     [--part K/N] [--save FILE.npz] [--threads T]
+     [--recalibrate] [--part K/N] [--save FILE.npz] [--threads T]
      python benchmarks/recipe_check.py --merge A.npz B.npz
 """
 
@@ -89,18 +92,25 @@ def summary(scores: dict, recipes: list[str]) -> str:
 
     base = scores[recipes[0]][:, :, 0].mean(1)
     n, k = base.shape[0], scores[recipes[0]].shape[1]
-    lines = [f"\n{'recipe':8} {'mean val acc':>12} {'mean val xent':>13} {'wins/ties/losses vs ' + recipes[0]:>26} "
+    lines = [f"\n{'recipe':10} {'mean val acc':>12} {'mean val xent':>13} {'wins/ties/losses vs ' + recipes[0]:>26} "
              f"{'paired diff ± SE':>17}" + (f" {'seed SD':>8}" if k > 1 else "")]
     for recipe in recipes:
         acc = scores[recipe][:, :, 0]
         diff = acc.mean(1) - base
         wins, ties = int((diff > 0).sum()), int((diff == 0).sum())
         se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-        line = (f"{recipe:8} {acc.mean():>12.3f} {scores[recipe][:, :, 1].mean():>13.3f} "
+        line = (f"{recipe:10} {acc.mean():>12.3f} {scores[recipe][:, :, 1].mean():>13.3f} "
                 f"{f'{wins}/{ties}/{n - wins - ties}':>26} {f'{diff.mean():+.3f} ± {se:.3f}':>17}")
         if k > 1:  # pooled standard deviation between seeds of the same architecture and recipe
             line += f" {np.sqrt(acc.var(1, ddof=1).mean()):>8.3f}"
         lines.append(line)
+    for recipe in recipes:  # a recalibrated column against the same trainings before it
+        if recipe.endswith("+pbn") and recipe[:-4] in scores:
+            diff = scores[recipe][:, :, 0].mean(1) - scores[recipe[:-4]][:, :, 0].mean(1)
+            wins, ties = int((diff > 0).sum()), int((diff == 0).sum())
+            se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+            lines.append(f"{recipe} against {recipe[:-4]} on the same trainings: {diff.mean():+.3f} ± {se:.3f}, "
+                         f"wins/ties/losses {wins}/{ties}/{n - wins - ties}")
     return "\n".join(lines)
 
 
@@ -133,6 +143,8 @@ def main() -> None:
     parser.add_argument("--head", choices=["global_avg", "flatten"], help="only architectures with this head")
     parser.add_argument("--max-downsampling", type=int,
                         help="only architectures whose strides and pools shorten the series at most this many times")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="also score each model with its BatchNormalization statistics recomputed (RECIPE+pbn)")
     parser.add_argument("--part", default="0/1", help="K/N: train architectures K, K+N, ... of the draw")
     parser.add_argument("--save", help="keep the scores in this .npz (for --merge)")
     parser.add_argument("--merge", nargs="+", metavar="NPZ", help="print the table of --save'd parts and stop")
@@ -165,7 +177,7 @@ def main() -> None:
     from nas import data as data_mod
     from nas.objective import polish_recipe
     from nas.quantize import Int8Model, to_int8_tflite
-    from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, train
+    from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, recalibrate_batchnorm, train
     from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -188,7 +200,8 @@ def main() -> None:
           f"{device.name} within {budget.max_latency_ms:g} ms (this part trains {len(archs)}); {epochs} epochs; "
           f"{args.seeds} training seed(s) per architecture and recipe; int8 scored in TFLM on the validation split",
           flush=True)
-    scores = {r: np.zeros((len(archs), args.seeds, 2)) for r in recipes}  # (accuracy, cross-entropy)
+    columns = [c for r in recipes for c in ([r, r + "+pbn"] if args.recalibrate else [r])]
+    scores = {c: np.zeros((len(archs), args.seeds, 2)) for c in columns}  # (accuracy, cross-entropy)
     start = time.monotonic()
     for row, (i, params) in enumerate(zip(index, archs, strict=True)):
         line = [f"{i:>2} {spectral.describe(params)[:60]:60}"]
@@ -209,16 +222,20 @@ def main() -> None:
                     how = (polish_recipe(len(ds.y_train), epochs) if recipe == "polish" else
                            {"epochs": epochs, "patience": patience, "augment": recipe == "aug"})
                     train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=args.seed + i + 1000 * s, **how)
-                int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
-                prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
-                scores[recipe][row, s] = (float((prob.argmax(1) == ds.y_val).mean()),
-                                        float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
-            acc = " ".join(f"{a:.3f}" for a in scores[recipe][row, :, 0])
-            line.append(f"{recipe} {acc}/{scores[recipe][row, :, 1].mean():.2f}")
+                for column in [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]:
+                    if column.endswith("+pbn"):
+                        recalibrate_batchnorm(model, ds.x_train)
+                    int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
+                    prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
+                    scores[column][row, s] = (float((prob.argmax(1) == ds.y_val).mean()),
+                                              float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
+            for column in [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]:
+                acc = " ".join(f"{a:.3f}" for a in scores[column][row, :, 0])
+                line.append(f"{column} {acc}/{scores[column][row, :, 1].mean():.2f}")
         print("  ".join(line), flush=True)
     if args.save:
-        np.savez(args.save, index=np.array(index), recipes=np.array(recipes), **scores)
-    print(summary(scores, recipes))
+        np.savez(args.save, index=np.array(index), recipes=np.array(columns), **scores)
+    print(summary(scores, columns))
     print(f"({time.monotonic() - start:.0f} s)")
 
 

@@ -104,3 +104,39 @@ def test_early_stopping_reports_the_epoch_it_kept_and_fixed_runs_exactly_that_ma
     refit = train(model, x, y, None, None, epochs=first.best_epoch, seed=0, schedule="fixed")
     assert refit.epochs_run == first.best_epoch and refit.best_epoch is None and math.isnan(refit.best_val_loss)
     assert int(model.optimizer.iterations) == first.best_epoch * math.ceil(len(y) / batch_size_for(len(y)))
+
+
+def test_recalibrated_batchnorm_holds_the_statistics_of_the_whole_training_set():
+    import keras
+    import numpy as np
+
+    from nas.train import recalibrate_batchnorm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(96, 1, 8, 2)).astype("float32")  # series already in the model's shape
+    inputs = keras.Input((1, 8, 2))
+    bn = keras.layers.BatchNormalization(momentum=0.9)
+    model = keras.Model(inputs, keras.layers.Dense(2)(bn(inputs)))
+    model(x[:4], training=True)  # moving statistics of one small batch, as training leaves them
+    trained = [w.numpy().copy() for w in model.trainable_weights]  # gamma, beta, the dense layer
+
+    assert recalibrate_batchnorm(model, x, reshape=lambda v: v, batch_size=32) == 1  # three chunks of 32
+    mean, var = x.reshape(-1, 2).mean(0), x.reshape(-1, 2).var(0)
+    chunk_vars = np.mean([c.reshape(-1, 2).var(0) for c in np.split(x, 3)], axis=0)  # as training computes them
+    np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), chunk_vars, rtol=1e-3)
+    assert abs(chunk_vars - var).max() < 0.2 * var.min()
+    assert bn.momentum == 0.9  # the layer's own momentum is back for any further training
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(trained, model.trainable_weights, strict=True))
+
+
+def test_a_model_without_batchnorm_is_left_alone():
+    import keras
+    import numpy as np
+
+    from nas.train import recalibrate_batchnorm
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    before = [w.copy() for w in model.get_weights()]
+    assert recalibrate_batchnorm(model, np.ones((5, 4), "float32"), reshape=lambda v: v) == 0
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
