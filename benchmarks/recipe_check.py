@@ -115,15 +115,28 @@ def summary(scores: dict, recipes: list[str]) -> str:
 
 
 def merged(paths: list[str]) -> tuple[dict, list[str]]:
-    """The scores of `--save`d parts of one run as one run's, architectures in their drawn order."""
+    """The scores of `--save`d parts as one table, architectures in their drawn order. Parts of several runs
+    over the same draw (the same --models, --seed and filters) with different --recipes join side by side,
+    the first file's first recipe the reference; a recipe that two runs trained is shown as "NAME(2)" for
+    the second."""
     import numpy as np
 
-    parts = [np.load(p, allow_pickle=False) for p in paths]
-    recipes = [str(r) for r in parts[0]["recipes"]]
-    if any([str(r) for r in part["recipes"]] != recipes for part in parts):
-        raise SystemExit("the parts were run with different --recipes; merge parts of one run")
-    order = np.argsort(np.concatenate([part["index"] for part in parts]))
-    return {r: np.concatenate([part[r] for part in parts])[order] for r in recipes}, recipes
+    runs: dict[tuple, list] = {}
+    for path in paths:
+        part = np.load(path, allow_pickle=False)
+        runs.setdefault(tuple(str(r) for r in part["recipes"]), []).append(part)
+    scores, order_of_first = {}, None
+    for n, (recipes, parts) in enumerate(runs.items(), start=1):
+        index = np.concatenate([part["index"] for part in parts])
+        if len(set(index)) < len(index):
+            raise SystemExit("two files hold the same architecture of one run; merge the parts of one run")
+        if order_of_first is not None and sorted(index) != sorted(order_of_first):
+            raise SystemExit("the runs trained different architectures; merge runs over one draw")
+        order_of_first = index if order_of_first is None else order_of_first
+        order = np.argsort(index)
+        for r in recipes:
+            scores[r if r not in scores else f"{r}({n})"] = np.concatenate([part[r] for part in parts])[order]
+    return scores, list(scores)
 
 
 def main() -> None:

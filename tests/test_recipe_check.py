@@ -68,3 +68,19 @@ def test_parts_merge_back_into_the_drawn_order(tmp_path):
 def test_downsampling_multiplies_every_blocks_stride_and_pool():
     params = {"n_blocks": 2, "stride_0": 2, "pool_0": 4, "stride_1": 1, "pool_1": 2, "stride_2": 4, "pool_2": 4}
     assert benchmark("recipe_check").downsampling(params) == 16  # block 2 is not in the net
+
+
+def test_runs_with_other_recipes_over_the_same_draw_join_side_by_side(tmp_path):
+    module = benchmark("recipe_check")
+    for name, recipes, index in (("a0", ["a", "b"], [0]), ("a1", ["a", "b"], [1]), ("c", ["b", "c"], [1, 0])):
+        arrays = {r: np.full((len(index), 1, 2), 0.0) + np.array(index, float)[:, None, None] + 10 * k
+                  for k, r in enumerate(recipes)}
+        np.savez(tmp_path / f"{name}.npz", index=np.array(index), recipes=np.array(recipes), **arrays)
+    scores, recipes = module.merged([str(tmp_path / f"{n}.npz") for n in ("a0", "a1", "c")])
+    assert recipes == ["a", "b", "b(2)", "c"]
+    assert list(scores["a"][:, 0, 0]) == [0, 1] and list(scores["c"][:, 0, 0]) == [10, 11]  # in drawn order
+    with pytest.raises(SystemExit):  # a part given twice
+        module.merged([str(tmp_path / "a0.npz"), str(tmp_path / "a0.npz")])
+    np.savez(tmp_path / "other.npz", index=np.array([5]), recipes=np.array(["d"]), d=np.zeros((1, 1, 2)))
+    with pytest.raises(SystemExit):
+        module.merged([str(tmp_path / "a0.npz"), str(tmp_path / "a1.npz"), str(tmp_path / "other.npz")])
