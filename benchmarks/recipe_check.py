@@ -118,7 +118,7 @@ def merged(paths: list[str]) -> tuple[dict, list[str]]:
     """The scores of `--save`d parts as one table, architectures in their drawn order. Parts of several runs
     over the same draw (the same --models, --seed and filters) with different --recipes join side by side,
     the first file's first recipe the reference; a recipe that two runs trained is shown as "NAME(2)" for
-    the second."""
+    the second (and its recalibrated column as "NAME(2)+pbn")."""
     import numpy as np
 
     runs: dict[tuple, list] = {}
@@ -134,8 +134,11 @@ def merged(paths: list[str]) -> tuple[dict, list[str]]:
             raise SystemExit("the runs trained different architectures; merge runs over one draw")
         order_of_first = index if order_of_first is None else order_of_first
         order = np.argsort(index)
-        for r in recipes:
-            scores[r if r not in scores else f"{r}({n})"] = np.concatenate([part[r] for part in parts])[order]
+        names = {}
+        for r in recipes:  # a recalibrated column keeps the name of the trainings it was scored on
+            base = names.get(r[:-4]) if r.endswith("+pbn") else None
+            names[r] = f"{base}+pbn" if base else (r if r not in scores else f"{r}({n})")
+            scores[names[r]] = np.concatenate([part[r] for part in parts])[order]
     return scores, list(scores)
 
 

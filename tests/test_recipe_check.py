@@ -84,3 +84,13 @@ def test_runs_with_other_recipes_over_the_same_draw_join_side_by_side(tmp_path):
     np.savez(tmp_path / "other.npz", index=np.array([5]), recipes=np.array(["d"]), d=np.zeros((1, 1, 2)))
     with pytest.raises(SystemExit):
         module.merged([str(tmp_path / "a0.npz"), str(tmp_path / "a1.npz"), str(tmp_path / "other.npz")])
+
+
+def test_a_recalibrated_column_stays_paired_with_its_own_run(tmp_path):
+    module = benchmark("recipe_check")
+    for name, recipes in (("u", ["a", "p"]), ("r", ["p", "p+pbn"])):
+        arrays = {r: np.full((2, 1, 2), float(k)) for k, r in enumerate(recipes)}
+        np.savez(tmp_path / f"{name}.npz", index=np.array([0, 1]), recipes=np.array(recipes), **arrays)
+    scores, recipes = module.merged([str(tmp_path / "u.npz"), str(tmp_path / "r.npz")])
+    assert recipes == ["a", "p", "p(2)", "p(2)+pbn"]
+    assert "p(2)+pbn against p(2) on the same trainings: +1.000" in module.summary(scores, recipes)
