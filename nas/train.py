@@ -150,7 +150,8 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     COSINE_LEARNING_RATE decayed to 0 over all `epochs`, the last weights kept. "fixed": the early_stop
     recipe run for exactly `epochs` with the last weights kept (a refit for the epoch count early stopping
     found). None of the last three looks at the validation data (x_val, y_val may be None), which stays
-    held out for scoring. `augment` trains on augmented() batches (series only)."""
+    held out for scoring, and after them the BatchNorm statistics are recomputed over the training series
+    (recalibrate_batchnorm). `augment` trains on augmented() batches (series only)."""
     import keras
 
     if schedule not in SCHEDULES:
@@ -199,6 +200,8 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
     if plateau:
         model.set_weights(keep.weights)
+    if blind:  # no validation loss chose these weights, and with them the BatchNorm statistics they carry
+        recalibrate_batchnorm(model, x_train, reshape)
     val_losses = [] if blind else history.history["val_loss"]
     best_val_loss = float(min(val_losses)) if val_losses else float("nan")
     return TrainResult(len(losses), best_val_loss, time.monotonic() - start,

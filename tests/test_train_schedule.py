@@ -140,3 +140,23 @@ def test_a_model_without_batchnorm_is_left_alone():
     before = [w.copy() for w in model.get_weights()]
     assert recalibrate_batchnorm(model, np.ones((5, 4), "float32"), reshape=lambda v: v) == 0
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "early_stop"])
+def test_only_schedules_that_never_read_validation_data_recalibrate_batchnorm(schedule):
+    import keras
+    import numpy as np
+
+    from nas.train import recalibrate_batchnorm, train
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 32, 1)).astype("float32"), rng.integers(0, 2, 64)
+    inputs = keras.Input((1, 32, 1))
+    h = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(keras.layers.Conv2D(4, (1, 3))(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
+    train(model, x, y, x[:8], y[:8], epochs=3, seed=0, schedule=schedule, batch_size=8)
+    bn = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    after_training = bn.moving_variance.numpy().copy()
+    recalibrate_batchnorm(model, x)  # depends on the weights only, so a second time changes nothing
+    recalibrated = np.allclose(bn.moving_variance.numpy(), after_training, rtol=1e-5)
+    assert recalibrated == (schedule == "plateau")
