@@ -22,7 +22,9 @@ keeps only architectures that average their features over time as FCN does (`fla
 `--max-downsampling F` those whose strides and pools together shorten the series at most F times (FCN: 1).
 `--recalibrate` also scores every trained model again after nas.train.recalibrate_batchnorm (its
 BatchNormalization statistics recomputed over the training series; the weights unchanged) as a column
-"RECIPE+pbn", so each recipe is compared with itself recalibrated on the very same trainings.
+"RECIPE+pbn", so each recipe is compared with itself recalibrated on the very same trainings. Since
+nas.train recalibrates after the schedules that never read validation data, plateau and cosine come out of
+training recalibrated already (their two columns agree); the comparison for them was measured before that.
 `--part K/N` trains architectures K, K+N, K+2N, ... of the same draw (a run split over N processes trains
 each architecture with the seeds one run would), `--save FILE.npz` keeps the scores, and `--merge A.npz
 B.npz ...` prints the table of the parts together.
