@@ -40,18 +40,25 @@ def int8_scores(model, representative, x, y, seed: int) -> tuple[float, float]:
     return float((prob.argmax(1) == y).mean()), float(-np.mean(np.log(prob[np.arange(len(y)), y])))
 
 
+def paired_difference(diff) -> tuple[float, float, int, int, int]:
+    """For per-architecture differences (seed means) of one arm over another: the mean, its standard error
+    over architectures (NaN for one), and the wins, ties and losses."""
+    import numpy as np
+
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+    return float(diff.mean()), se, int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
+
+
 def print_paired(result, arms: tuple[str, str]) -> None:
     """`result[architecture, seed, arm, (accuracy, log-loss)]`: each arm's means, then arm 1 - arm 0 paired
     over architectures (seed means) with its standard error, wins/ties/losses and the log-loss change."""
-    import numpy as np
-
     acc = result[:, :, :, 0].mean(1)
     diff = acc[:, 1] - acc[:, 0]
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    mean, se, wins, ties, losses = paired_difference(diff)
     loss_diff = result[:, :, 1, 1].mean(1) - result[:, :, 0, 1].mean(1)
     print(f"\n{'arm':8} {'mean acc':>9} {'mean log-loss':>14}")
     for k, arm in enumerate(arms):
         print(f"{arm:8} {result[:, :, k, 0].mean():>9.3f} {result[:, :, k, 1].mean():>14.3f}")
-    print(f"{arms[1]} - {arms[0]}, paired over {len(diff)} architectures (seed means): accuracy {diff.mean():+.3f} "
-          f"± {se:.3f} (SE); wins/ties/losses {(diff > 0).sum()}/{(diff == 0).sum()}/{(diff < 0).sum()}; "
+    print(f"{arms[1]} - {arms[0]}, paired over {len(diff)} architectures (seed means): accuracy {mean:+.3f} "
+          f"± {se:.3f} (SE); wins/ties/losses {wins}/{ties}/{losses}; "
           f"log-loss {loss_diff.mean():+.3f}")

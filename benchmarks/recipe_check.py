@@ -61,12 +61,12 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
     while len(chosen) < n:
         trial = study.ask()
         model = spectral.build(trial, input_shape=input_shape, n_outputs=n_classes, keras=symbolic.keras)
-        cost = estimate(graph_from_keras(model), device)
         study.tell(trial, 0.0)
         if head is not None and trial.params["head"] != head:
             continue
         if max_downsampling is not None and downsampling(trial.params) > max_downsampling:
-            continue
+            continue  # both filters before the cost estimate, the slow part of a draw
+        cost = estimate(graph_from_keras(model), device)
         if not any(v > 0 for v in cost.violations(budget).values()):
             chosen.append(dict(trial.params))
     return chosen
@@ -92,27 +92,26 @@ def summary(scores: dict, recipes: list[str]) -> str:
     """The table under the per-architecture lines; `scores[recipe]` is (architectures, seeds, 2)."""
     import numpy as np
 
+    from benchmarks.paired import paired_difference
+
     base = scores[recipes[0]][:, :, 0].mean(1)
-    n, k = base.shape[0], scores[recipes[0]].shape[1]
+    k = scores[recipes[0]].shape[1]
     lines = [f"\n{'recipe':10} {'mean val acc':>12} {'mean val xent':>13} {'wins/ties/losses vs ' + recipes[0]:>26} "
              f"{'paired diff ± SE':>17}" + (f" {'seed SD':>8}" if k > 1 else "")]
     for recipe in recipes:
         acc = scores[recipe][:, :, 0]
-        diff = acc.mean(1) - base
-        wins, ties = int((diff > 0).sum()), int((diff == 0).sum())
-        se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+        mean, se, wins, ties, losses = paired_difference(acc.mean(1) - base)
         line = (f"{recipe:10} {acc.mean():>12.3f} {scores[recipe][:, :, 1].mean():>13.3f} "
-                f"{f'{wins}/{ties}/{n - wins - ties}':>26} {f'{diff.mean():+.3f} ± {se:.3f}':>17}")
+                f"{f'{wins}/{ties}/{losses}':>26} {f'{mean:+.3f} ± {se:.3f}':>17}")
         if k > 1:  # pooled standard deviation between seeds of the same architecture and recipe
             line += f" {np.sqrt(acc.var(1, ddof=1).mean()):>8.3f}"
         lines.append(line)
     for recipe in recipes:  # a recalibrated column against the same trainings before it
         if recipe.endswith("+pbn") and recipe[:-4] in scores:
-            diff = scores[recipe][:, :, 0].mean(1) - scores[recipe[:-4]][:, :, 0].mean(1)
-            wins, ties = int((diff > 0).sum()), int((diff == 0).sum())
-            se = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-            lines.append(f"{recipe} against {recipe[:-4]} on the same trainings: {diff.mean():+.3f} ± {se:.3f}, "
-                         f"wins/ties/losses {wins}/{ties}/{n - wins - ties}")
+            mean, se, wins, ties, losses = paired_difference(
+                scores[recipe][:, :, 0].mean(1) - scores[recipe[:-4]][:, :, 0].mean(1))
+            lines.append(f"{recipe} against {recipe[:-4]} on the same trainings: {mean:+.3f} ± {se:.3f}, "
+                         f"wins/ties/losses {wins}/{ties}/{losses}")
     return "\n".join(lines)
 
 
@@ -191,10 +190,10 @@ def main() -> None:
     import numpy as np
     import optuna
 
+    from benchmarks.paired import int8_scores
     from cost_models import Budget, get_device
     from nas import data as data_mod
     from nas.objective import polish_recipe
-    from nas.quantize import Int8Model, to_int8_tflite
     from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, recalibrate_batchnorm, train
     from search_spaces import spectral
 
@@ -218,7 +217,10 @@ def main() -> None:
           f"{device.name} within {budget.max_latency_ms:g} ms (this part trains {len(archs)}); {epochs} epochs; "
           f"{args.seeds} training seed(s) per architecture and recipe; int8 scored in TFLM on the validation split",
           flush=True)
-    columns = [c for r in recipes for c in ([r, r + "+pbn"] if args.recalibrate else [r])]
+    def columns_of(recipe: str) -> list[str]:
+        return [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]
+
+    columns = [c for r in recipes for c in columns_of(r)]
     scores = {c: np.zeros((len(archs), args.seeds, 2)) for c in columns}  # (accuracy, cross-entropy)
     start = time.monotonic()
     for row, (i, params) in enumerate(zip(index, archs, strict=True)):
@@ -240,14 +242,12 @@ def main() -> None:
                     how = (polish_recipe(len(ds.y_train), epochs) if recipe == "polish" else
                            {"epochs": epochs, "patience": patience, "augment": recipe == "aug"})
                     train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=args.seed + i + 1000 * s, **how)
-                for column in [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]:
+                for column in columns_of(recipe):
                     if column.endswith("+pbn"):
                         recalibrate_batchnorm(model, ds.x_train)
-                    int8 = Int8Model(to_int8_tflite(model, as_model_input(ds.x_train), seed=args.seed))
-                    prob = np.clip(int8.predict(ds.x_val), 1e-6, 1.0)
-                    scores[column][row, s] = (float((prob.argmax(1) == ds.y_val).mean()),
-                                              float(-np.mean(np.log(prob[np.arange(len(ds.y_val)), ds.y_val]))))
-            for column in [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]:
+                    scores[column][row, s] = int8_scores(model, as_model_input(ds.x_train), ds.x_val, ds.y_val,
+                                                         args.seed)
+            for column in columns_of(recipe):
                 acc = " ".join(f"{a:.3f}" for a in scores[column][row, :, 0])
                 line.append(f"{column} {acc}/{scores[column][row, :, 1].mean():.2f}")
         print("  ".join(line), flush=True)
