@@ -25,6 +25,12 @@ BatchNormalization statistics recomputed over the training series; the weights u
 "RECIPE+pbn", so each recipe is compared with itself recalibrated on the very same trainings. Since
 nas.train recalibrates after the schedules that never read validation data, plateau and cosine come out of
 training recalibrated already (their two columns agree); the comparison for them was measured before that.
+`--fcn-baselines` also trains the FCN baselines a `--baselines` search seeds at the budget (nas.baselines.fitted:
+the widest strided FCN and the widest unstrided one that fit), after the drawn architectures, with every recipe.
+`--distill TEACHER.npz` also trains every recipe on distillation targets (nas.class_teacher: the label mixed
+with a full-width FCN's softened probabilities, FCN's own schedule for --teacher-epochs on the training split)
+as a column "RECIPE+kd" with the same seeds; the teacher is trained once and kept in that file (run once with
+`--models 0` before starting parts), so every part distils from the same teacher.
 `--part K/N` trains architectures K, K+N, K+2N, ... of the same draw (a run split over N processes trains
 each architecture with the seeds one run would), `--save FILE.npz` keeps the scores, and `--merge A.npz
 B.npz ...` prints the table of the parts together.
@@ -32,7 +38,8 @@ B.npz ...` prints the table of the parts together.
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
      [--recipes v1,bn,aug,polish,plateau,cosine] [--seeds K] [--plateau-epochs 2000]
      [--cosine-epochs 1000] [--no-dense] [--max-latency-ms MS] [--head global_avg|flatten] [--max-downsampling F]
-     [--recalibrate] [--part K/N] [--save FILE.npz] [--threads T]
+     [--recalibrate] [--fcn-baselines] [--distill TEACHER.npz [--teacher-epochs 200]] [--part K/N]
+     [--save FILE.npz] [--threads T]
      python benchmarks/recipe_check.py --merge A.npz B.npz
 """
 
@@ -80,6 +87,34 @@ def downsampling(params: dict) -> int:
     return factor
 
 
+def describe(arch) -> str:
+    """A drawn architecture (spectral parameters) or a baseline (nas.baselines.Baseline) in words."""
+    from search_spaces import spectral
+
+    return spectral.describe(arch) if isinstance(arch, dict) else arch.describe()
+
+
+def teacher_targets(path: str, ds, epochs: int, seed: int):
+    """The distillation targets of ds's training series (nas.class_teacher.mixed_targets) from the teacher kept
+    in `path`; the teacher is trained there first (full-width FCN, FCN's schedule, `epochs`) when it is absent."""
+    import json
+
+    import numpy as np
+
+    from nas.class_teacher import mixed_targets, train_teacher
+
+    key = {"data": ds.name, "split_seed": seed, "n_train": len(ds.y_train), "epochs": epochs}
+    if not Path(path).exists():
+        soft, info = train_teacher(ds, epochs=epochs, seed=seed)
+        np.savez(path, soft=soft, key=json.dumps(key), info=json.dumps(info))
+        print(f"teacher trained and kept in {path}: {info}", flush=True)
+    kept = np.load(path, allow_pickle=False)
+    if json.loads(str(kept["key"])) != key:
+        raise SystemExit(f"{path} holds a teacher for {str(kept['key'])}, not {json.dumps(key)}; give another file")
+    print(f"teacher ({path}): {str(kept['info'])}", flush=True)
+    return mixed_targets(ds.y_train, kept["soft"])
+
+
 def without_hidden_dense(model, params: dict, n_classes: int):
     """The same network with its pooled or flattened features going straight into the softmax."""
     import keras
@@ -106,12 +141,13 @@ def summary(scores: dict, recipes: list[str]) -> str:
         if k > 1:  # pooled standard deviation between seeds of the same architecture and recipe
             line += f" {np.sqrt(acc.var(1, ddof=1).mean()):>8.3f}"
         lines.append(line)
-    for recipe in recipes:  # a recalibrated column against the same trainings before it
-        if recipe.endswith("+pbn") and recipe[:-4] in scores:
-            mean, se, wins, ties, losses = paired_difference(
-                scores[recipe][:, :, 0].mean(1) - scores[recipe[:-4]][:, :, 0].mean(1))
-            lines.append(f"{recipe} against {recipe[:-4]} on the same trainings: {mean:+.3f} ± {se:.3f}, "
-                         f"wins/ties/losses {wins}/{ties}/{losses}")
+    for recipe in recipes:  # a recalibrated column against the same trainings before it, a distilled one
+        for suffix, paired_on in (("+pbn", "the same trainings"), ("+kd", "the same seeds")):  # against its labels
+            if recipe.endswith(suffix) and recipe[:-len(suffix)] in scores:
+                mean, se, wins, ties, losses = paired_difference(
+                    scores[recipe][:, :, 0].mean(1) - scores[recipe[:-len(suffix)]][:, :, 0].mean(1))
+                lines.append(f"{recipe} against {recipe[:-len(suffix)]} on {paired_on}: {mean:+.3f} ± {se:.3f}, "
+                             f"wins/ties/losses {wins}/{ties}/{losses}")
     return "\n".join(lines)
 
 
@@ -119,7 +155,7 @@ def merged(paths: list[str]) -> tuple[dict, list[str]]:
     """The scores of `--save`d parts as one table, architectures in their drawn order. Parts of several runs
     over the same draw (the same --models, --seed and filters) with different --recipes join side by side,
     the first file's first recipe the reference; a recipe that two runs trained is shown as "NAME(2)" for
-    the second (and its recalibrated column as "NAME(2)+pbn")."""
+    the second (and its recalibrated and distilled columns as "NAME(2)+pbn" and "NAME(2)+kd")."""
     import numpy as np
 
     runs: dict[tuple, list] = {}
@@ -136,9 +172,10 @@ def merged(paths: list[str]) -> tuple[dict, list[str]]:
         order_of_first = index if order_of_first is None else order_of_first
         order = np.argsort(index)
         names = {}
-        for r in recipes:  # a recalibrated column keeps the name of the trainings it was scored on
-            base = names.get(r[:-4]) if r.endswith("+pbn") else None
-            names[r] = f"{base}+pbn" if base else (r if r not in scores else f"{r}({n})")
+        for r in recipes:  # a recalibrated or distilled column keeps the name of the run's column it pairs with
+            suffix = next((x for x in ("+pbn", "+kd") if r.endswith(x)), "")
+            base = names.get(r[:-len(suffix)]) if suffix else None
+            names[r] = f"{base}{suffix}" if base else (r if r not in scores else f"{r}({n})")
             scores[names[r]] = np.concatenate([part[r] for part in parts])[order]
     return scores, list(scores)
 
@@ -162,6 +199,12 @@ def main() -> None:
                         help="only architectures whose strides and pools shorten the series at most this many times")
     parser.add_argument("--recalibrate", action="store_true",
                         help="also score each model with its BatchNormalization statistics recomputed (RECIPE+pbn)")
+    parser.add_argument("--fcn-baselines", action="store_true",
+                        help="also train the FCN baselines a --baselines search seeds at this budget")
+    parser.add_argument("--distill", metavar="TEACHER.npz",
+                        help="also train each recipe on a full-width FCN teacher's targets (RECIPE+kd); the teacher "
+                             "is trained and kept in this file when it does not exist")
+    parser.add_argument("--teacher-epochs", type=int, default=200, help="the teacher's epochs of FCN's schedule")
     parser.add_argument("--part", default="0/1", help="K/N: train architectures K, K+N, ... of the draw")
     parser.add_argument("--save", help="keep the scores in this .npz (for --merge)")
     parser.add_argument("--merge", nargs="+", metavar="NPZ", help="print the table of --save'd parts and stop")
@@ -193,6 +236,7 @@ def main() -> None:
     from benchmarks.paired import int8_scores
     from cost_models import Budget, get_device
     from nas import data as data_mod
+    from nas.baselines import Baseline, fitted
     from nas.objective import polish_recipe
     from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, recalibrate_batchnorm, train
     from search_spaces import spectral
@@ -209,6 +253,9 @@ def main() -> None:
     budget = Budget(max_latency_ms=args.max_latency_ms) if args.max_latency_ms else Budget()
     drawn = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, budget, args.seed, args.head,
                             args.max_downsampling)
+    if args.fcn_baselines:  # as a search seeds them (nas.baselines.fitted), after the draw
+        drawn += [b for b in fitted(ds.input_shape, len(ds.classes), device, budget) if b.name == "fcn"]
+    targets = teacher_targets(args.distill, ds, args.teacher_epochs, args.seed) if args.distill else None
     index = list(range(part, len(drawn), n_parts))
     archs = [drawn[i] for i in index]
     print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(drawn)} architectures "
@@ -217,39 +264,55 @@ def main() -> None:
           f"{device.name} within {budget.max_latency_ms:g} ms (this part trains {len(archs)}); {epochs} epochs; "
           f"{args.seeds} training seed(s) per architecture and recipe; int8 scored in TFLM on the validation split",
           flush=True)
-    def columns_of(recipe: str) -> list[str]:
-        return [recipe, recipe + "+pbn"] if args.recalibrate else [recipe]
+    if not archs:  # e.g. --models 0 --distill FILE: the teacher alone, before the parts start
+        return
 
-    columns = [c for r in recipes for c in columns_of(r)]
+    def trainings_of(recipe: str) -> list[str]:
+        return [recipe, recipe + "+kd"] if args.distill else [recipe]
+
+    def columns_of(training: str) -> list[str]:
+        return [training, training + "+pbn"] if args.recalibrate else [training]
+
+    columns = [c for r in recipes for t in trainings_of(r) for c in columns_of(t)]
     scores = {c: np.zeros((len(archs), args.seeds, 2)) for c in columns}  # (accuracy, cross-entropy)
     start = time.monotonic()
-    for row, (i, params) in enumerate(zip(index, archs, strict=True)):
-        line = [f"{i:>2} {spectral.describe(params)[:60]:60}"]
+    onehot = np.eye(len(ds.classes), dtype="float32")
+    for row, (i, arch) in enumerate(zip(index, archs, strict=True)):
+        line = [f"{i:>2} {describe(arch)[:60]:60}"]
         for recipe in recipes:
-            for s in range(args.seeds):
-                keras.backend.clear_session()
-                model = spectral.build(optuna.trial.FixedTrial(params), input_shape=ds.input_shape,
-                                       n_outputs=len(ds.classes), batchnorm=recipe != "v1")
-                if args.no_dense:
-                    model = without_hidden_dense(model, params, len(ds.classes))
-                if recipe == "plateau":
-                    train(model, ds.x_train, ds.y_train, None, None, epochs=args.plateau_epochs,
-                          seed=args.seed + i + 1000 * s, schedule="plateau")
-                elif recipe == "cosine":
-                    train(model, ds.x_train, ds.y_train, None, None, epochs=args.cosine_epochs,
-                          seed=args.seed + i + 1000 * s, schedule="cosine", augment=True)
-                else:  # v1, bn and aug: the search's epochs and patience; polish: its long recipe
-                    how = (polish_recipe(len(ds.y_train), epochs) if recipe == "polish" else
-                           {"epochs": epochs, "patience": patience, "augment": recipe == "aug"})
-                    train(model, ds.x_train, ds.y_train, ds.x_val, ds.y_val, seed=args.seed + i + 1000 * s, **how)
-                for column in columns_of(recipe):
-                    if column.endswith("+pbn"):
-                        recalibrate_batchnorm(model, ds.x_train)
-                    scores[column][row, s] = int8_scores(model, as_model_input(ds.x_train), ds.x_val, ds.y_val,
-                                                         args.seed)
-            for column in columns_of(recipe):
-                acc = " ".join(f"{a:.3f}" for a in scores[column][row, :, 0])
-                line.append(f"{column} {acc}/{scores[column][row, :, 1].mean():.2f}")
+            for training in trainings_of(recipe):
+                # distilled: the same recipe on mixed targets; early stopping still reads the validation labels
+                y_train = targets if training.endswith("+kd") else ds.y_train
+                y_val = onehot[ds.y_val] if training.endswith("+kd") else ds.y_val
+                loss = {"loss": "categorical_crossentropy"} if training.endswith("+kd") else {}
+                for s in range(args.seeds):
+                    keras.backend.clear_session()
+                    if isinstance(arch, Baseline):
+                        model = arch.build(ds.input_shape, len(ds.classes))
+                    else:
+                        model = spectral.build(optuna.trial.FixedTrial(arch), input_shape=ds.input_shape,
+                                               n_outputs=len(ds.classes), batchnorm=recipe != "v1")
+                        if args.no_dense:
+                            model = without_hidden_dense(model, arch, len(ds.classes))
+                    seed = args.seed + i + 1000 * s
+                    if recipe == "plateau":
+                        train(model, ds.x_train, y_train, None, None, epochs=args.plateau_epochs, seed=seed,
+                              schedule="plateau", **loss)
+                    elif recipe == "cosine":
+                        train(model, ds.x_train, y_train, None, None, epochs=args.cosine_epochs, seed=seed,
+                              schedule="cosine", augment=True, **loss)
+                    else:  # v1, bn and aug: the search's epochs and patience; polish: its long recipe
+                        how = (polish_recipe(len(ds.y_train), epochs) if recipe == "polish" else
+                               {"epochs": epochs, "patience": patience, "augment": recipe == "aug"})
+                        train(model, ds.x_train, y_train, ds.x_val, y_val, seed=seed, **how, **loss)
+                    for column in columns_of(training):
+                        if column.endswith("+pbn"):
+                            recalibrate_batchnorm(model, ds.x_train)
+                        scores[column][row, s] = int8_scores(model, as_model_input(ds.x_train), ds.x_val, ds.y_val,
+                                                             args.seed)
+                for column in columns_of(training):
+                    acc = " ".join(f"{a:.3f}" for a in scores[column][row, :, 0])
+                    line.append(f"{column} {acc}/{scores[column][row, :, 1].mean():.2f}")
         print("  ".join(line), flush=True)
     if args.save:
         np.savez(args.save, index=np.array(index), recipes=np.array(columns), **scores)

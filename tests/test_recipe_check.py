@@ -94,3 +94,31 @@ def test_a_recalibrated_column_stays_paired_with_its_own_run(tmp_path):
     scores, recipes = module.merged([str(tmp_path / "u.npz"), str(tmp_path / "r.npz")])
     assert recipes == ["a", "p", "p(2)", "p(2)+pbn"]
     assert "p(2)+pbn against p(2) on the same trainings: +1.000" in module.summary(scores, recipes)
+
+
+def test_a_distilled_column_pairs_with_its_own_runs_labels(tmp_path):
+    module = benchmark("recipe_check")
+    for name, recipes in (("u", ["p", "q"]), ("k", ["p", "p+pbn", "p+kd", "p+kd+pbn"])):
+        arrays = {r: np.full((2, 1, 2), float(k)) for k, r in enumerate(recipes)}
+        np.savez(tmp_path / f"{name}.npz", index=np.array([0, 1]), recipes=np.array(recipes), **arrays)
+    scores, recipes = module.merged([str(tmp_path / "u.npz"), str(tmp_path / "k.npz")])
+    assert recipes == ["p", "q", "p(2)", "p(2)+pbn", "p(2)+kd", "p(2)+kd+pbn"]
+    text = module.summary(scores, recipes)
+    assert "p(2)+kd against p(2) on the same seeds: +2.000" in text
+    assert "p(2)+kd+pbn against p(2)+kd on the same trainings: +1.000" in text
+
+
+def test_the_teacher_file_serves_only_the_split_it_was_trained_on(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    module = benchmark("recipe_check")
+    ds = SimpleNamespace(name="Leaves", y_train=np.array([0, 1, 1]))
+    soft = np.array([[0.8, 0.2], [0.4, 0.6], [0.5, 0.5]], dtype="float32")
+    key = {"data": "Leaves", "split_seed": 0, "n_train": 3, "epochs": 7}
+    np.savez(tmp_path / "t.npz", soft=soft, key=json.dumps(key), info=json.dumps({}))
+    targets = module.teacher_targets(str(tmp_path / "t.npz"), ds, 7, 0)  # kept: not trained again
+    assert np.allclose(targets, 0.5 * np.eye(2)[[0, 1, 1]] + 0.5 * soft)
+    for epochs, seed in ((8, 0), (7, 1)):  # another teacher or another split: refused, nothing trained
+        with pytest.raises(SystemExit, match="holds a teacher for"):
+            module.teacher_targets(str(tmp_path / "t.npz"), ds, epochs, seed)
