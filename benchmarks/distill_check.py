@@ -48,7 +48,7 @@ def main() -> None:
     from benchmarks.recipe_check import sample_feasible
     from cost_models import Budget, get_device
     from nas import data as data_mod
-    from nas.baselines import Baseline
+    from nas.class_teacher import TEACHER, mixed_targets, soften
     from nas.train import as_model_input, configure_threads, train
     from search_spaces import spectral
 
@@ -59,15 +59,13 @@ def main() -> None:
     how = recipe(args.recipe, n)
     start = time.monotonic()
     keras.backend.clear_session()
-    teacher = Baseline("fcn", 1, (1, 1, 1)).build(ds.input_shape, n_classes)
+    teacher = TEACHER.build(ds.input_shape, n_classes)
     train(teacher, ds.x_train, ds.y_train, None, None, epochs=args.teacher_epochs, seed=args.seed,
           schedule="plateau")
     p_train = teacher.predict(as_model_input(ds.x_train), verbose=0, batch_size=64)
     teacher_val = float((teacher.predict(as_model_input(ds.x_val), verbose=0).argmax(1) == ds.y_val).mean())
-    soft = np.exp(np.log(np.clip(p_train, 1e-7, 1)) / args.temperature)
-    soft /= soft.sum(1, keepdims=True)
     onehot = np.eye(n_classes, dtype="float32")
-    mixed = (args.alpha * onehot[ds.y_train] + (1 - args.alpha) * soft).astype("float32")
+    mixed = mixed_targets(ds.y_train, soften(p_train, args.temperature), args.alpha)
     archs = sample_feasible(args.models, ds.input_shape, n_classes, get_device(args.device), Budget(), args.seed)
     print(f"{ds.name}: {n} train / {len(ds.y_val)} validation series; teacher FCN (full width, plateau "
           f"{args.teacher_epochs} epochs, {time.monotonic() - start:.0f} s): float val accuracy {teacher_val:.3f}, "
