@@ -31,6 +31,11 @@ the widest strided FCN and the widest unstrided one that fit), after the drawn a
 with a full-width FCN's softened probabilities, FCN's own schedule for --teacher-epochs on the training split)
 as a column "RECIPE+kd" with the same seeds; the teacher is trained once and kept in that file (run once with
 `--models 0` before starting parts), so every part distils from the same teacher.
+`--architectures FILE.json` trains the architectures listed there instead of a random draw (and before
+`--fcn-baselines`): a JSON list whose items are spectral parameters (as `nas show` prints them; `"dense": 0` for
+pooled features straight into the softmax, as FCN has) or baselines (`{"baseline": "fcn", "divisor": 18,
+"strides": [1, 1, 1]}`); each one's estimated costs are printed, and one over the budget is refused. It is for
+ablations: one published architecture changed a step at a time toward what the search builds.
 `--part K/N` trains architectures K, K+N, K+2N, ... of the same draw (a run split over N processes trains
 each architecture with the seeds one run would), `--save FILE.npz` keeps the scores, and `--merge A.npz
 B.npz ...` prints the table of the parts together.
@@ -38,8 +43,8 @@ B.npz ...` prints the table of the parts together.
 Run: python benchmarks/recipe_check.py [--data ../shared/data/ucr/OSULeaf.npz] [--models 12] [--epochs N]
      [--recipes v1,bn,aug,polish,plateau,cosine] [--seeds K] [--plateau-epochs 2000]
      [--cosine-epochs 1000] [--no-dense] [--max-latency-ms MS] [--head global_avg|flatten] [--max-downsampling F]
-     [--recalibrate] [--fcn-baselines] [--distill TEACHER.npz [--teacher-epochs 200]] [--part K/N]
-     [--save FILE.npz] [--threads T]
+     [--architectures FILE.json] [--recalibrate] [--fcn-baselines] [--distill TEACHER.npz [--teacher-epochs 200]]
+     [--part K/N] [--save FILE.npz] [--threads T]
      python benchmarks/recipe_check.py --merge A.npz B.npz
 """
 
@@ -79,6 +84,52 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
     return chosen
 
 
+def listed(path: str, input_shape, n_classes: int, device, budget) -> list:
+    """The architectures of an --architectures file: spectral parameter dicts and nas.baselines.Baseline, each
+    checked against the budget by the cost models (a file naming one that does not fit is refused)."""
+    import json
+
+    import keras
+    import optuna
+
+    from cost_models import estimate
+    from cost_models.keras_graph import graph_from_keras
+    from nas.baselines import Baseline
+
+    try:
+        items = json.loads(Path(path).read_text())
+        assert isinstance(items, list) and all(isinstance(item, dict) for item in items)
+    except (OSError, ValueError, AssertionError) as err:
+        raise SystemExit(f"--architectures {path}: not a JSON list of objects ({err}); "
+                         "see this file's docstring") from None
+    archs = [Baseline(item["baseline"], int(item["divisor"]), tuple(item["strides"])) if "baseline" in item else item
+             for item in items]
+    for arch in archs:
+        keras.backend.clear_session()
+        model = build(arch, input_shape, n_classes, optuna)
+        cost = estimate(graph_from_keras(model), device)
+        over = {k: v for k, v in cost.violations(budget).items() if v > 0}
+        print(f"  {describe(arch)}: {cost.flash_bytes / 1024:.1f} KB flash, {cost.latency_ms:.1f} ms, "
+              f"{model.count_params()} parameters", flush=True)
+        if over:
+            raise SystemExit(f"--architectures: {describe(arch)} is over the budget ({', '.join(over)}); "
+                             "change it or raise --max-latency-ms")
+    return archs
+
+
+def build(arch, input_shape, n_classes: int, optuna, batchnorm: bool = True):
+    """The Keras model of a drawn or listed architecture; `"dense": 0` drops the hidden dense layer."""
+    from nas.baselines import Baseline
+    from search_spaces import spectral
+
+    if isinstance(arch, Baseline):
+        return arch.build(input_shape, n_classes)
+    params = {**arch, "dense": arch["dense"] or spectral.DENSE[0]}
+    model = spectral.build(optuna.trial.FixedTrial(params), input_shape=input_shape, n_outputs=n_classes,
+                           batchnorm=batchnorm)
+    return without_hidden_dense(model, arch, n_classes) if arch["dense"] == 0 else model
+
+
 def downsampling(params: dict) -> int:
     """How many times the architecture's strides and pools together shorten the series."""
     factor = 1
@@ -91,7 +142,10 @@ def describe(arch) -> str:
     """A drawn architecture (spectral parameters) or a baseline (nas.baselines.Baseline) in words."""
     from search_spaces import spectral
 
-    return spectral.describe(arch) if isinstance(arch, dict) else arch.describe()
+    if not isinstance(arch, dict):
+        return arch.describe()
+    text = spectral.describe(arch)
+    return text.removesuffix(" > fc0") + " > softmax" if arch["dense"] == 0 else text
 
 
 def teacher_targets(path: str, ds, epochs: int, seed: int):
@@ -193,6 +247,8 @@ def main() -> None:
     parser.add_argument("--cosine-epochs", type=int, default=1000, help="epochs of the cosine recipe")
     parser.add_argument("--no-dense", action="store_true",
                         help="drop the hidden dense layer: pooled features straight into softmax, as in FCN")
+    parser.add_argument("--architectures", metavar="FILE.json",
+                        help="train these architectures (spectral parameters or baselines) instead of a random draw")
     parser.add_argument("--max-latency-ms", type=float, help="the latency budget (default: the product's)")
     parser.add_argument("--head", choices=["global_avg", "flatten"], help="only architectures with this head")
     parser.add_argument("--max-downsampling", type=int,
@@ -239,7 +295,6 @@ def main() -> None:
     from nas.baselines import Baseline, fitted
     from nas.objective import polish_recipe
     from nas.train import as_model_input, batch_size_for, epochs_for, patience_for, recalibrate_batchnorm, train
-    from search_spaces import spectral
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     recipes = args.recipes.split(",")
@@ -251,15 +306,19 @@ def main() -> None:
     epochs = args.epochs or epochs_for(len(ds.y_train))
     patience = patience_for(len(ds.y_train), batch_size_for(len(ds.y_train)))
     budget = Budget(max_latency_ms=args.max_latency_ms) if args.max_latency_ms else Budget()
-    drawn = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, budget, args.seed, args.head,
-                            args.max_downsampling)
+    if args.architectures:
+        drawn = listed(args.architectures, ds.input_shape, len(ds.classes), device, budget)
+    else:
+        drawn = sample_feasible(args.models, ds.input_shape, len(ds.classes), device, budget, args.seed, args.head,
+                                args.max_downsampling)
     if args.fcn_baselines:  # as a search seeds them (nas.baselines.fitted), after the draw
         drawn += [b for b in fitted(ds.input_shape, len(ds.classes), device, budget) if b.name == "fcn"]
     targets = teacher_targets(args.distill, ds, args.teacher_epochs, args.seed) if args.distill else None
     index = list(range(part, len(drawn), n_parts))
     archs = [drawn[i] for i in index]
     print(f"{ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation series; {len(drawn)} architectures "
-          f"sampled at random{' with a ' + args.head + ' head' if args.head else ''}"
+          f"{'listed in ' + args.architectures if args.architectures else 'sampled at random'}"
+          f"{' with a ' + args.head + ' head' if args.head else ''}"
           f"{f', shortened at most {args.max_downsampling}x' if args.max_downsampling else ''} and feasible on "
           f"{device.name} within {budget.max_latency_ms:g} ms (this part trains {len(archs)}); {epochs} epochs; "
           f"{args.seeds} training seed(s) per architecture and recipe; int8 scored in TFLM on the validation split",
@@ -287,13 +346,9 @@ def main() -> None:
                 loss = {"loss": "categorical_crossentropy"} if training.endswith("+kd") else {}
                 for s in range(args.seeds):
                     keras.backend.clear_session()
-                    if isinstance(arch, Baseline):
-                        model = arch.build(ds.input_shape, len(ds.classes))
-                    else:
-                        model = spectral.build(optuna.trial.FixedTrial(arch), input_shape=ds.input_shape,
-                                               n_outputs=len(ds.classes), batchnorm=recipe != "v1")
-                        if args.no_dense:
-                            model = without_hidden_dense(model, arch, len(ds.classes))
+                    model = build(arch, ds.input_shape, len(ds.classes), optuna, batchnorm=recipe != "v1")
+                    if args.no_dense and not isinstance(arch, Baseline):
+                        model = without_hidden_dense(model, arch, len(ds.classes))
                     seed = args.seed + i + 1000 * s
                     if recipe == "plateau":
                         train(model, ds.x_train, y_train, None, None, epochs=args.plateau_epochs, seed=seed,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,26 @@ def test_the_teacher_file_serves_only_the_split_it_was_trained_on(tmp_path):
     for epochs, seed in ((8, 0), (7, 1)):  # another teacher or another split: refused, nothing trained
         with pytest.raises(SystemExit, match="holds a teacher for"):
             module.teacher_targets(str(tmp_path / "t.npz"), ds, epochs, seed)
+
+
+def test_listed_architectures_are_built_as_written_and_refused_over_budget(tmp_path):
+    from cost_models import Budget, get_device
+
+    module = benchmark("recipe_check")
+    blocks = {f"{k}_{i}": v for i in range(2) for k, v in
+              (("filters", 8), ("kernel", 3), ("separable", False), ("stride", 1), ("pool", 1))}
+    plain = {"n_blocks": 2, **blocks, "head": "global_avg", "dense": 0}
+    path = tmp_path / "archs.json"
+    path.write_text(json.dumps([{"baseline": "fcn", "divisor": 32, "strides": [4, 2, 1]}, plain]))
+    device = get_device("nano33")
+    fcn, spectral_net = module.listed(str(path), (64, 1), 3, device, Budget())
+    assert fcn.describe() == "fcn 1/32 strides 4,2,1" and module.describe(spectral_net).endswith("global_avg > softmax")
+    import optuna
+
+    model = module.build(spectral_net, (64, 1), 3, optuna)
+    assert [layer.name for layer in model.layers][-2:] == ["gap", "classes"]  # no hidden dense layer
+    with pytest.raises(SystemExit, match="over the budget"):
+        module.listed(str(path), (64, 1), 3, device, Budget(max_latency_ms=0.01))
+    path.write_text("{}")
+    with pytest.raises(SystemExit, match="not a JSON list"):
+        module.listed(str(path), (64, 1), 3, device, Budget())
