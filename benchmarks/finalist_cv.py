@@ -44,7 +44,7 @@ def measure(db: Path, top: int, folds: int) -> dict:
 
     study, config = load(db.stem, f"sqlite:///{db.resolve()}")
     data = load_data(config.data)
-    space = get_space(config.space)
+    space = get_space(config.space, config.space_version)
     n_val = len(data.y_val)
     rows, trials = [], {}
     for t, record, model in shipped_models(study, config):

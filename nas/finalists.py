@@ -108,8 +108,9 @@ def cross_validate_one(study, config, data, n: int, folds: int) -> bool:
     val = record.formats[fmt]["val_accuracy"] if record.formats else record.val_accuracy_int8
     keras.backend.clear_session()
     try:
+        space = get_space(config.space, config.space_version)
         pooled = cross_validated_accuracy(
-            builder(get_space(config.space), trial, record, data.input_shape, len(data.classes)), data, folds,
+            builder(space, trial, record, data.input_shape, len(data.classes)), data, folds,
             {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
             fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
             augment=record.recipe["augment"], schedule=record.recipe.get("schedule", "early_stop"))

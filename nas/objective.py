@@ -188,7 +188,8 @@ def latency_by_device(graph) -> dict[str, float]:
 
 
 def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget: Budget,
-                   epochs: int | None, seed: int, time_limit_s: float, artifact_store=None,
+                   space_version: int | None = None, epochs: int | None, seed: int, time_limit_s: float,
+                   artifact_store=None,
                    multi_fidelity: bool = True, reject_before_training: bool = True, cv_folds: int = 0,
                    targets=None, formats: tuple[str, ...] = ("int8",)):
     """`formats`: what every trained model is converted to and scored in (nas.formats); the trial ships, and
@@ -197,11 +198,12 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
     which polish trials train on instead of the labels, with the validation labels one-hot so early stopping
     reads the same loss. `cv_folds=k` scores a candidate by its k-fold cross-validated accuracy in each format
     (see cross_validated_accuracy).
+    `space_version`: the study's (None: the space as this nas builds it now).
     `multi_fidelity=False` trains every feasible candidate fully; `reject_before_training=False`
     trains over-budget candidates too (only for the benchmark that measures what rejection saves)."""
     import optuna
 
-    space = get_space(space_name)
+    space = get_space(space_name, space_version)
     n_epochs = epochs or epochs_for(len(dataset.y_train))
     val_onehot = None
     if targets is not None:

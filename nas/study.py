@@ -197,13 +197,13 @@ def open_for_search(name: str, storage_url: str, config: RunConfig, directions) 
 
 def check_space_version(name: str, config: RunConfig) -> None:
     """New trials of an old study must build the nets its trials were built as."""
-    from search_spaces import get_space
+    from search_spaces import buildable, get_space
 
-    current = get_space(config.space).version
-    if config.space_version != current:
+    versions = buildable(get_space(config.space))
+    if config.space_version not in versions:
         raise StudyError(f"study {name!r} searched {config.space} v{config.space_version} and this nas builds "
-                         f"v{current}; its trials cannot be continued: start a new study with --study NEW "
-                         f"(report, show and export of {name!r} still work)")
+                         f"v{', v'.join(map(str, versions))}; its trials cannot be continued: start a new study "
+                         f"with --study NEW (report, show and export of {name!r} still work)")
 
 
 def load(name: str, storage_url: str):

@@ -128,7 +128,8 @@ class ClassificationTask(Task):
             from nas.schema import StudyRecord
 
             targets = load_targets(StudyRecord.read(study), config, data)
-        return make_objective(space_name=config.space, dataset=data, device=config.device, budget=config.budget,
+        return make_objective(space_name=config.space, space_version=config.space_version, dataset=data,
+                              device=config.device, budget=config.budget,
                               epochs=config.epochs, seed=config.seed, time_limit_s=config.trial_time_limit_s,
                               artifact_store=artifact_store, multi_fidelity=o.multi_fidelity,
                               reject_before_training=o.reject_before_training, cv_folds=o.cv_folds,

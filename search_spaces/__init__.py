@@ -4,7 +4,8 @@ here with the kind of search it serves (`task`: nas.tasks.TASKS holds one object
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 from search_spaces import mlp, spectral
 
@@ -18,19 +19,31 @@ class Space:
     summary: str
     task: str  # "classification" (labelled series) or "distillation" (students of a teacher)
     example_shapes: tuple = ()  # input shapes tests and benchmarks sample architectures on
+    versions: tuple = ()  # the versions `build` can make besides `version` (a study of one still resumes)
 
 
 SPACES: dict[str, Space] = {
     "spectral": Space("spectral", spectral.VERSION, spectral.build, spectral.describe,
                       "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals",
-                      "classification", ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2))),
+                      "classification", ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2)), spectral.VERSIONS),
     "mlp": Space("mlp", mlp.VERSION, mlp.build, mlp.describe,
                  "MLP students distilled from a Keras teacher (needs --teacher)", "distillation",
                  ((14,), (6,), (40,), (3,))),
 }
 
 
-def get_space(name: str) -> Space:
+def get_space(name: str, version: int | None = None) -> Space:
+    """The space `name` as this nas builds it now, or as it was at `version` (a study's space_version)."""
     if name not in SPACES:
         raise ValueError(f"unknown space {name!r}; known: {', '.join(SPACES)}")
-    return SPACES[name]
+    space = SPACES[name]
+    if version is None or version == space.version:
+        return space
+    if version not in space.versions:
+        raise ValueError(f"space {name!r} builds v{', v'.join(map(str, buildable(space)))}, not v{version}")
+    return replace(space, version=version, build=partial(space.build, version=version))
+
+
+def buildable(space: Space) -> tuple[int, ...]:
+    """Every version of `space` this nas can build (a study of any of them resumes)."""
+    return tuple(sorted({space.version, *space.versions}))

@@ -74,3 +74,19 @@ def test_show_report_and_export_open_an_old_distillation_study(old_studies, caps
     assert main(["export", "old-mlp", "--trial", "1"]) == 0
     card = json.loads((old_studies / "reports" / "old-mlp" / "models" / "trial-1" / "model_card.json").read_text())
     assert card["teacher_verdict"]["passes"] and card["input"]["layout"].startswith("(1, features)")
+
+
+def test_a_study_of_an_earlier_space_version_builds_that_version_s_choices():
+    import optuna
+
+    from cost_models import symbolic
+    from search_spaces import buildable, get_space, spectral
+
+    assert buildable(get_space("spectral")) == (2, 3) and spectral.VERSION == 3
+    for version in (2, 3):
+        study = optuna.create_study()
+        trial = study.ask()
+        get_space("spectral", version).build(trial, input_shape=(64, 1), n_outputs=3, keras=symbolic.keras)
+        assert trial.distributions["filters_0"].choices == tuple(spectral.FILTERS[version])
+    with pytest.raises(ValueError, match="builds v2, v3, not v1"):
+        get_space("spectral", 1)
