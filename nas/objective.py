@@ -137,14 +137,31 @@ def polish_recipe(n_train: int, epochs: int) -> dict:
     return {"epochs": epochs * POLISH_FACTOR, "patience": patience * POLISH_FACTOR, "augment": POLISH_AUGMENT}
 
 
+SCHEDULE_POLISH_EPOCHS = 500  # FCN's schedule as the second polish of an FCN-like front member (measured at 500)
+
+
+def schedule_polish(params: dict) -> dict | None:
+    """A second polish recipe for a front member of the spectral space laid out like FCN
+    (search_spaces.spectral.like_fcn): FCN's own schedule (nas.train's "plateau", SCHEDULE_POLISH_EPOCHS, the
+    BatchNorm statistics recomputed at the end), which lifted such nets 0.04-0.08 over the polish recipe on
+    OSULeaf and lowered separable and pooled ones (docs/benchmarks.md); None for any other architecture.
+    Both polishes are trials of their own; the finalists' cross-validation chooses between them."""
+    from search_spaces.spectral import like_fcn
+
+    if not like_fcn(params):
+        return None
+    return {"epochs": SCHEDULE_POLISH_EPOCHS, "patience": None, "augment": False, "schedule": "plateau"}
+
+
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
     """How a trial's model is trained: the search's recipe, for a polish trial the long one, and for a
-    baseline seeded with its published recipe (nas.baselines.published_recipe) that one, as it was queued.
-    A recipe with a "schedule" names nas.train's schedule; without one it is "early_stop"."""
+    baseline seeded with its published recipe (nas.baselines.published_recipe) or a polish queued with a
+    schedule (schedule_polish) that one, as it was queued. A recipe with a "schedule" names nas.train's
+    schedule; without one it is "early_stop"."""
     n_train = len(dataset.y_train)
     record = schema.TrialRecord.read(trial)
-    if record.kind == schema.BASELINE and record.recipe and record.recipe.get("schedule"):
-        return dict(record.recipe)
+    if record.kind in (schema.BASELINE, schema.POLISH) and record.recipe and record.recipe.get("schedule"):
+        return {**record.recipe, **({"polish_of": record.polish_of} if record.kind == schema.POLISH else {})}
     if record.kind != schema.POLISH:
         return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
     return {**polish_recipe(n_train, epochs), "polish_of": record.polish_of}

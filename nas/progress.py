@@ -23,13 +23,14 @@ def describe(trial) -> str:
                                            "cv_fold_accuracy": r.cv_fold_accuracy_int8}
         c, folds = r.cost, d.get("cv_fold_accuracy")
         cv = f" ({len(folds)}-fold cv {d['cv_accuracy']:.3f})" if folds else ""
-        polish = f"polish of trial {r.polish_of}: " if r.kind == POLISH else ""
+        schedule = " with FCN's schedule" if (r.recipe or {}).get("schedule") == "plateau" else ""
+        polish = f"polish of trial {r.polish_of}{schedule}: " if r.kind == POLISH else ""
         others = ", ".join(f"{f} {o['val_accuracy']:.3f}" for f, o in (r.formats or {}).items() if f != fmt)
         return (f"{polish}{fmt} val acc {d['val_accuracy']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "
                 f"RAM {c['ram_bytes'] / 1024:.1f} KB  {c['latency_ms']:.2f} ms" + (f"  ({others})" if others else "")
                 + ("" if r.feasible else f"  (over {', '.join(r.broken)} after conversion)"))
     if r.duplicate_of is not None:
-        return f"skipped: trial {r.duplicate_of} polishes the same architecture"
+        return f"skipped: trial {r.duplicate_of} polishes the same architecture the same way"
     if r.screened_out:
         sc = r.screen
         return (f"screened out after {sc['epoch']} epochs: val acc {sc['val_accuracy_float']:.3f} + "

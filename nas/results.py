@@ -60,19 +60,25 @@ def architecture_key(params: dict, baseline: dict | None = None) -> tuple:
 
 def polished_architecture(trial, by_number: dict) -> tuple | None:
     """For a polish trial, the architecture_key of the trial it polishes (a queued polish has no params
-    of its own until it starts); None for any other trial."""
+    of its own until it starts) and the schedule it was queued with (None: the polish recipe); None for
+    any other trial."""
     record = TrialRecord.read(trial)
     original = by_number.get(record.polish_of)
     if not original or record.kind != POLISH:
         return None
-    return architecture_key(original.params, TrialRecord.read(original).baseline)
+    return architecture_key(original.params, TrialRecord.read(original).baseline), polish_schedule(record)
+
+
+def polish_schedule(record: TrialRecord) -> str | None:
+    """The schedule a polish trial trains with: None for the polish recipe, else nas.train's schedule."""
+    return (record.recipe or {}).get("schedule")
 
 
 def earlier_polish(trials: list, number: int) -> int | None:
     """Processes finishing a search on one study together may each queue the same front member for the
     polish (nas.search.queue_polish reads the study, then enqueues). The lowest-numbered polish of an
-    architecture is the one that runs: for trial `number`, a polish, the number of a lower-numbered
-    polish of the same architecture that has not failed, else None."""
+    architecture with one recipe is the one that runs: for trial `number`, a polish, the number of a
+    lower-numbered polish of the same architecture and recipe that has not failed, else None."""
     by_number = {t.number: t for t in trials}
     mine = polished_architecture(by_number[number], by_number)
     if mine is None:

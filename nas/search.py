@@ -132,7 +132,9 @@ def requeue_interrupted(study) -> list[int]:
     again = [(t, r) for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL" and t.number not in done
              for r in [schema.TrialRecord.read(t)] if r.fail_reason == schema.INTERRUPTED]
     for t, r in again:
-        carried = {"kind": r.kind, **({"polish_of": r.polish_of} if r.polish_of is not None else {})}
+        carried = {"kind": r.kind, **({"polish_of": r.polish_of} if r.polish_of is not None else {}),
+                   **({"baseline": r.baseline} if r.baseline else {}),
+                   **({"recipe": r.recipe} if (r.recipe or {}).get("schedule") else {})}  # as it was queued
         schema.enqueue(study, t.params, retry_of=t.number, **carried)
     if again:
         schema.write_requeued(study, set(done) | {t.number for t, _ in again})
@@ -140,27 +142,36 @@ def requeue_interrupted(study) -> list[int]:
     return [t.number for t in again]
 
 
-def queue_polish(study, k: int) -> list[int]:
+def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None) -> list[int]:
     """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front whose
-    architecture has not had it yet. Each becomes a trial of its own, so it joins the front only if its
-    own int8 score earns it, and the shipped model is always the one whose score is reported. Returns
-    the trial numbers polished."""
+    architecture has not had it yet, and for a space architecture that `second` gives a recipe for
+    (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
+    joins the front only if its own int8 score earns it, and the shipped model is always the one whose
+    score is reported. Returns the trial numbers polished."""
     if k <= 0:
         return []
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     done = {polished_architecture(t, trials) for t in trials.values()} - {None}
-    front = [r for r in study_rows(study)
-             if r["on_front"] and r["kind"] != schema.POLISH
-             and architecture_key(r["params"], r["baseline"]) not in done]
+
+    def missing(r: dict) -> list[dict | None]:  # the recipes (None: the polish recipe) r has not had
+        extra = second(r["params"]) if second is not None and r["baseline"] is None else None
+        key = architecture_key(r["params"], r["baseline"])
+        return [recipe for recipe in (None, *([extra] if extra else []))
+                if (key, (recipe or {}).get("schedule")) not in done]
+
+    front = [(r, wanted) for r in study_rows(study) if r["on_front"] and r["kind"] != schema.POLISH
+             for wanted in [missing(r)] if wanted]
     chosen, seen = [], set()
-    for r in sorted(front, key=lambda r: (-r["score"], r["flash_bytes"])):
+    for r, wanted in sorted(front, key=lambda item: (-item[0]["score"], item[0]["flash_bytes"])):
         if r["number"] not in seen and len(chosen) < k:  # a trial with several formats on the front: once
             seen.add(r["number"])
-            chosen.append(r)
-    for r in chosen:
-        schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
-                       **({"baseline": r["baseline"]} if r["baseline"] else {}))
-    return [r["number"] for r in chosen]
+            chosen.append((r, wanted))
+    for r, wanted in chosen:
+        for recipe in wanted:
+            schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
+                           **({"baseline": r["baseline"]} if r["baseline"] else {}),
+                           **({"recipe": recipe} if recipe else {}))
+    return [r["number"] for r, _ in chosen]
 
 
 def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:
@@ -418,8 +429,9 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
             break
     outcome.polished = task.queue_polish(study, config)
     if outcome.polished:
-        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series.",
-                 ", ".join(map(str, outcome.polished)), POLISH_FACTOR)
+        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series "
+                 "(and FCN-like ones with FCN's schedule as well).", ", ".join(map(str, outcome.polished)),
+                 POLISH_FACTOR)
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
     started = time.perf_counter()
     outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage)

@@ -158,9 +158,13 @@ class ClassificationTask(Task):
                 schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
 
     def queue_polish(self, study, config):
+        """The front's polish; an FCN-like member also gets FCN's schedule when the finalists are
+        cross-validated, which then choose between its two polishes (one split cannot)."""
+        from nas.objective import schedule_polish
         from nas.search import queue_polish
 
-        return queue_polish(study, config.objective.polish)
+        second = schedule_polish if config.objective.finalists > 0 and config.space == "spectral" else None
+        return queue_polish(study, config.objective.polish, second)
 
     def cross_validate_finalists(self, study, config, data, *, jobs=1, storage=None):
         from nas.data import CV_FOLDS

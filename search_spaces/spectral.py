@@ -68,6 +68,15 @@ def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None, ba
     return keras.Model(inputs, outputs, name="spectral")
 
 
+def like_fcn(params: dict) -> bool:
+    """Whether an architecture is laid out as FCN is (Wang et al. 2017): full convolutions that neither
+    stride nor pool, features averaged over time. FCN's own training schedule suits these and not the
+    separable or pooled ones (docs/benchmarks.md, "Which nets FCN's schedule suits")."""
+    blocks = range(params.get("n_blocks", 0))
+    return params.get("head") == "global_avg" and all(
+        not params[f"separable_{i}"] and params[f"stride_{i}"] == 1 and params[f"pool_{i}"] == 1 for i in blocks)
+
+
 def describe(params: dict) -> str:
     """The architecture in words, for tables and hover text."""
     blocks = []

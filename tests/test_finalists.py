@@ -144,3 +144,16 @@ def test_finalists_by_default_only_where_the_validation_split_is_small():
     assert finalists_for(FINALISTS_BELOW_VAL) == 0
     assert finalists_for(246) == 0  # the built-in light curves: the default search is not lengthened
     assert finalists_for(None) == 0  # teacher rows (mlp space)
+
+
+def test_a_finalist_polish_brings_the_other_polish_of_its_architecture():
+    # #0, #1 searched; #2 polishes #0 with the polish recipe, #3 with FCN's schedule: the same bytes, a lower score
+    study = _study([(10, 0.80, 5000), (20, 0.70, 3000)])
+    for acc, recipe in ((0.90, None), (0.85, {"schedule": "plateau"})):
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": 10}, distributions=DIST, values=[acc, 5000],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": 5000},
+                                    kind=schema.POLISH, polish_of=0, **({"recipe": recipe} if recipe else {}))))
+    assert sorted(r["number"] for r in study_rows(study) if r["on_front"]) == [1, 2]  # #3 is off the front
+    assert pick(study, 1) == [2, 3]  # yet a finalist beside its sibling
+    assert pick(study, 2) == [2, 1, 3]

@@ -118,3 +118,79 @@ def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
     assert TrialRecord.read(duplicate) == TrialRecord(kind=POLISH, polish_of=0, duplicate_of=1)
     assert [r["number"] for r in study_rows(study)] == [0, 1]
     assert queue_polish(study, 3) == []  # and the architecture is not queued a third time
+
+
+def _like_fcn(n_blocks=3, **changes):
+    params = {"n_blocks": n_blocks, "head": "global_avg", "dense": 8,
+              **{f"{name}_{i}": value for i in range(n_blocks) for name, value in
+                 (("filters", 6), ("kernel", 7), ("separable", False), ("stride", 1), ("pool", 1))}}
+    return params | changes
+
+
+def test_only_fcn_like_architectures_get_fcn_s_schedule_as_a_second_polish():
+    from nas.objective import schedule_polish
+
+    assert schedule_polish(_like_fcn())["schedule"] == "plateau"
+    for changes in ({"separable_1": True}, {"stride_0": 2}, {"pool_2": 2}, {"head": "flatten"}):
+        assert schedule_polish(_like_fcn(**changes)) is None, changes
+
+
+def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
+    from nas.objective import schedule_polish
+
+    dist = {"arch": optuna.distributions.CategoricalDistribution(["fcn", "pooled"])}
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    archs = {"fcn": _like_fcn(), "pooled": _like_fcn(pool_0=2)}
+    for name, acc, flash in (("fcn", 0.9, 5000), ("pooled", 0.8, 3000)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"arch": name}, distributions=dist, values=[acc, flash],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash})))
+
+    def second(params):
+        return schedule_polish(archs[params["arch"]])
+
+    assert queue_polish(study, 2, second) == [0, 1]
+    queued = [(TrialRecord.read(t).polish_of, (TrialRecord.read(t).recipe or {}).get("schedule"))
+              for t in _waiting(study)]
+    assert queued == [(0, None), (0, "plateau"), (1, None)]  # the pooled net gets the polish recipe alone
+    assert queue_polish(study, 2, second) == []  # queued already, each recipe
+    # a study polished before the second recipe existed: the FCN-like member gets the missing one only
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.add_trial(optuna.trial.create_trial(
+        params={"arch": "fcn"}, distributions=dist, values=[0.9, 5000],
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.9, cost={"flash_bytes": 5000})))
+    schema.enqueue(study, {"arch": "fcn"}, kind=POLISH, polish_of=0)
+    assert queue_polish(study, 2, second) == [0]
+    assert [(TrialRecord.read(t).recipe or {}).get("schedule") for t in _waiting(study)] == [None, "plateau"]
+
+
+def test_a_polish_queued_with_a_schedule_trains_with_it():
+    from types import SimpleNamespace
+
+    from nas.objective import recipe_for, schedule_polish
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    schema.enqueue(study, {}, kind=POLISH, polish_of=3, recipe=schedule_polish(_like_fcn()))
+    schema.enqueue(study, {}, kind=POLISH, polish_of=3)
+    data = SimpleNamespace(y_train=np.zeros(159))
+    scheduled, plain = (recipe_for(t, data, 56) for t in _waiting(study))
+    assert scheduled == {**schedule_polish(_like_fcn()), "polish_of": 3}
+    assert "schedule" not in plain and plain["epochs"] == 4 * 56 and plain["polish_of"] == 3
+
+
+def test_an_interrupted_baseline_or_scheduled_polish_is_queued_again_as_it_was():
+    from nas.objective import schedule_polish
+    from nas.search import requeue_interrupted
+
+    baseline = {"name": "fcn", "divisor": 18, "strides": [1, 1, 1]}
+    recipe = {**schedule_polish(_like_fcn()), "polish_of": 0}
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for attrs in ({"kind": schema.BASELINE, "baseline": baseline, "recipe": {"schedule": "plateau", "epochs": 9}},
+                  {"kind": POLISH, "polish_of": 0, "recipe": recipe}):
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, params={}, distributions={},
+            user_attrs=schema.attrs(fail_reason=schema.INTERRUPTED, **attrs)))
+    assert requeue_interrupted(study) == [0, 1]
+    again = [TrialRecord.read(t) for t in _waiting(study)]
+    assert again[0].baseline == baseline and again[0].recipe["schedule"] == "plateau"
+    assert again[1].polish_of == 0 and again[1].recipe == recipe
