@@ -61,6 +61,12 @@ class Baseline:
     def describe(self) -> str:
         return f"{self.name} 1/{self.divisor} strides {','.join(map(str, self.strides))}"
 
+    def widths(self) -> tuple[int, ...]:
+        """FCN's filters at this width (FCN only: the others' blocks are not single convolutions)."""
+        if self.name != "fcn":
+            raise ValueError(f"widths() is FCN's, not {self.name}'s")
+        return tuple(_width(filters, self.divisor) for filters, _ in FCN)
+
     def build(self, input_shape: tuple[int, int], n_classes: int):
         """An uncompiled Keras model taking (1, 1, length, channels)."""
         import keras

@@ -272,7 +272,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             recipe = {**recipe, "distilled": True}
         schema.write(trial, recipe=recipe)
         # a polish trial is a front member already; a baseline is the reference, trained whatever it scores
-        screen = multi_fidelity and "polish_of" not in recipe and record.kind != schema.BASELINE
+        screen = multi_fidelity and "polish_of" not in recipe and record.kind not in schema.SEEDED_KINDS
 
         try:
             result = train(model, dataset.x_train, targets if distil else dataset.y_train, dataset.x_val,

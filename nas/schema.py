@@ -23,7 +23,9 @@ STUDENT = "student"  # a sampled candidate of a distillation search
 TEACHER = "teacher"  # distillation: the teacher as given, seeded before the search
 EXACT_REDUCTION = "exact-reduction"  # distillation: the teacher with its provably dead units removed
 BASELINE = "baseline"  # classification: a published architecture shrunk to fit (nas.baselines), seeded
-SEEDED_KINDS = (TEACHER, EXACT_REDUCTION, BASELINE)  # seeded before the search; never counted as its trials
+FCN_IN_SPACE = "fcn-in-space"  # classification: an FCN baseline's layout as the space's parameters, seeded
+# seeded before the search; never counted as its trials
+SEEDED_KINDS = (TEACHER, EXACT_REDUCTION, BASELINE, FCN_IN_SPACE)
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); its parameters are tried again on resume"
 

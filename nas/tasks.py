@@ -96,6 +96,24 @@ def _no_front() -> str:
     return "No trained model within the budget yet."
 
 
+def fcn_in_space(config: RunConfig, found: list) -> list[dict]:
+    """The FCN baselines among `found` (nas.baselines) as the spectral space's parameters
+    (search_spaces.spectral.fcn_params), once each. As baselines they are outside the space, so the sampler
+    learns nothing from them; as these seeds, trained with the search's recipe, its first good points are the
+    engineer's layout and its neighbours get sampled. None for another space or an older version of it."""
+    from search_spaces import get_space, spectral
+
+    if config.space != "spectral" or config.space_version != get_space("spectral").version:
+        return []
+    seeds = []
+    for b in found:
+        if b.name == "fcn":
+            params = spectral.fcn_params(b.widths(), b.strides)
+            if params is not None and params not in seeds:
+                seeds.append(params)
+    return seeds
+
+
 class ClassificationTask(Task):
     """Classifiers of labelled series, scored as int8 in TFLM; the front is polished and scored on test."""
 
@@ -156,6 +174,8 @@ class ClassificationTask(Task):
             recipe = published_recipe(baseline, config.objective.baseline_epochs)
             if recipe is not None:
                 schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
+        for params in fcn_in_space(config, found):  # and FCN's layouts as the space's own, for the sampler
+            schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)
 
     def queue_polish(self, study, config):
         """The front's polish; an FCN-like member also gets FCN's schedule when the finalists are

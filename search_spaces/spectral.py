@@ -68,6 +68,23 @@ def build(trial, *, input_shape: tuple[int, int], n_outputs: int, keras=None, ba
     return keras.Model(inputs, outputs, name="spectral")
 
 
+FCN_KERNELS = (7, 5, 3)  # FCN's kernels 8, 5, 3 as this space's (8 -> 7)
+FCN_DENSE = 16  # the hidden dense layer the space always has (it cost FCN's layout little: docs/benchmarks.md)
+
+
+def fcn_params(widths: tuple[int, ...], strides: tuple[int, ...]) -> dict | None:
+    """FCN's layout (nas.baselines) as this space's parameters: three full convolutions of the widest of
+    FILTERS[VERSION] not above each of `widths`, FCN's kernels, `strides`, no pooling, features averaged over
+    time. None when a width is below the narrowest choice or a stride is not one of STRIDES."""
+    filters = [max((f for f in FILTERS[VERSION] if f <= w), default=None) for w in widths]
+    if None in filters or any(s not in STRIDES for s in strides):
+        return None
+    params = {"n_blocks": len(widths), "head": "global_avg", "dense": FCN_DENSE}
+    for i, (f, k, s) in enumerate(zip(filters, FCN_KERNELS, strides, strict=True)):
+        params |= {f"filters_{i}": f, f"kernel_{i}": k, f"separable_{i}": False, f"stride_{i}": s, f"pool_{i}": 1}
+    return params
+
+
 def like_fcn(params: dict) -> bool:
     """Whether an architecture is laid out as FCN is (Wang et al. 2017): full convolutions that neither
     stride nor pool, features averaged over time. FCN's own training schedule suits these and not the

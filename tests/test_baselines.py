@@ -85,11 +85,13 @@ def test_only_models_trained_with_the_search_recipe_can_screen_a_candidate_out()
 
 @pytest.mark.slow
 def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, monkeypatch):
+    from nas.baselines import Baseline
     from nas.cli import main
     from nas.lightcurves import generate
     from nas.results import counts, study_rows
-    from nas.schema import BASELINE, POLISH, TrialRecord
+    from nas.schema import BASELINE, FCN_IN_SPACE, POLISH, TrialRecord
     from nas.study import default_storage, load
+    from search_spaces.spectral import fcn_params
 
     x, y = generate(per_class=6, seed=3, length=150)
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
@@ -113,7 +115,14 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     for r in seeded:
         assert r.trained and not r.screened_out and r.architecture.startswith(r.baseline["name"] + " 1/")
         assert r.feasible and r.cost["latency_ms"] <= 10.0  # fitted by the estimate, confirmed by the shipped file
-    assert sum(r.kind not in (BASELINE, POLISH) for r in records) == 2  # --trials counts the search's own
+    # then FCN's two layouts as the space's own parameters, trained fully with the search's recipe
+    expected = [fcn_params(Baseline.from_dict(seeded[i].baseline).widths(), tuple(seeded[i].baseline["strides"]))
+                for i in (0, 3)]  # None: a stride the space does not have
+    expected = [p for p in expected if p is not None]
+    in_space = [(t.params, TrialRecord.read(t)) for t in study.trials[6:6 + len(expected)]]
+    assert expected and [params for params, _ in in_space] == expected
+    assert all(r.kind == FCN_IN_SPACE and r.trained and not r.screened_out for _, r in in_space)
+    assert sum(r.kind not in (BASELINE, FCN_IN_SPACE, POLISH) for r in records) == 2  # --trials: the search's own
     for r in records:  # a polished baseline is the same baseline, trained longer
         if r.kind == POLISH and records[r.polish_of].baseline:
             assert r.baseline == records[r.polish_of].baseline and r.architecture == records[r.polish_of].architecture
@@ -121,3 +130,26 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     assert c["trained"] == sum(r.trained for r in records) and c["trials"] == len(records)
     assert main(["resume", "b", "--trials", "1"]) == 0  # seeded once per study
     assert sum(TrialRecord.read(t).kind == BASELINE for t in load("b", default_storage("b"))[0].trials) == 6
+
+
+def test_fcn_s_layout_in_the_space_takes_the_widest_widths_not_above_fcn_s():
+    import optuna
+
+    from cost_models import symbolic
+    from nas.baselines import Baseline
+    from search_spaces import get_space
+    from search_spaces.spectral import fcn_params, like_fcn
+
+    assert Baseline("fcn", 18, (1, 1, 1)).widths() == (7, 14, 7)
+    params = fcn_params((7, 14, 7), (1, 1, 1))
+    assert [params[f"filters_{i}"] for i in range(3)] == [6, 12, 6] and like_fcn(params)
+    assert [params[f"kernel_{i}"] for i in range(3)] == [7, 5, 3]
+    strided = fcn_params((16, 32, 16), (2, 2, 1))
+    assert [strided[f"filters_{i}"] for i in range(3)] == [16, 32, 16] and not like_fcn(strided)
+    assert fcn_params((3, 6, 3), (1, 1, 1)) is None  # narrower than the space's narrowest
+    assert fcn_params((16, 32, 16), (8, 1, 1)) is None  # a stride the space does not have
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    trial = study.ask()
+    get_space("spectral").build(trial, input_shape=(427, 1), n_outputs=6, keras=symbolic.keras)
+    assert trial.params == params  # every parameter one of the space's choices
