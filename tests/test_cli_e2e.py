@@ -163,7 +163,7 @@ def test_report_data_agrees_with_the_study(searched, monkeypatch):
     for layer in data["layers"]:
         total = rec(study.trials[layer["trial"]]).cost["latency_ms"]
         ops_ms = sum(o["ms"] for o in layer["ops"])
-        assert 0 < ops_ms <= total + 1e-6
+        assert 0 < ops_ms <= total + 5e-5 * len(layer["ops"])  # each op's ms is rounded to 4 decimals
         assert max(o["arena_live_bytes"] for o in layer["ops"]) <= rec(study.trials[layer["trial"]]).cost["arena_bytes"]
 
 
