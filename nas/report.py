@@ -267,7 +267,12 @@ def hypervolume_figure(data: dict):
 
     curve = data["hypervolume"]["by_trial"]
     ref = data["hypervolume"]["reference"]
-    fig = go.Figure(go.Scatter(x=[n for n, _ in curve], y=[h for _, h in curve], mode="lines", line={"shape": "hv"}))
+    xs, ys = [n for n, _ in curve], [h for _, h in curve]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", line={"shape": "hv"}))
+    # the area's range is pinned and starts a little below 0, so its first tick label sits above the corner where
+    # the trial axis's first label is (plotly's autorange puts both there, and a flat curve's range at -1..1)
+    top = max(ys) if ys and max(ys) > 0 else 1.0
+    fig.update_yaxes(range=[-0.07 * top, 1.08 * top])
     fig.update_layout(title=f"How the front improved as the search went on (the area under the front, as a share "
                             f"of score 0-1 x flash 0-{ref['flash_bytes'] // KB} KB)",
                       xaxis_title="trial number", yaxis_title="area under the front", height=380,

@@ -374,21 +374,50 @@ def test_report_renders_every_figure_without_js_errors(searched, tmp_path, monke
     page = (searched / "reports" / "e2e" / "index.html").read_text()
     figures = re.findall(r"<section id='(\w+)'>", page)
     assert {"pareto", "tradeoffs", "hypervolume", "feasibility", "layers"} <= set(figures)
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("<head>", "<head>" + CATCH, 1)
-                     .replace("</body>", REPORT_ERRORS + OVERLAPS + "</body>", 1))
-    profile = tmp_path / "profile"
-    out = subprocess.run([CHROMIUM, *FLAGS, "--window-size=1400,1000", f"--user-data-dir={profile}",
-                          probe.as_uri()], capture_output=True, text=True, timeout=180)
-    dom = out.stdout
+    dom = browse(page, tmp_path)
     assert '<pre id="js-errors">[]</pre>' in dom, f"JavaScript errors: {re.findall(r'js-errors.>(.*?)<', dom)}"
     for name in figures:  # plotly drew an SVG into every figure's div
         section = dom.split(f'<section id="{name}">', 1)[1].split("</section>", 1)[0]
         assert 'class="main-svg"' in section, f"figure {name} did not render"
-    laid_out = json.loads(html.unescape(re.search(r'<pre id="overlaps">(.*?)</pre>', dom, re.S).group(1)))
+    laid_out = overlaps(dom)
     assert set(laid_out) == {f"fig-{name}" for name in figures}
     for figure, found in laid_out.items():
         assert found["texts"] > 5 and not found["overlaps"], f"{figure}: text boxes overlap: {found['overlaps'][:5]}"
+
+
+# curves whose first tick labels met in the corner before the area's range was pinned: one trial, a flat curve, a
+# flat start at 0, a first trial other than 0 (CI drew one like the last on a real study: "0" over "0.15")
+CORNER_CURVES = [[(0, 0.0)], [(3, 0.0), (4, 0.0), (10, 0.0)], [(0, 0.0), (1, 0.0), (2, 0.0692), (3, 0.1545)],
+                 [(1, 0.2115), (5, 0.2115), (6, 0.2979), (13, 0.4325)], [(0, 0.15), (2, 0.15), (9, 0.15)]]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")
+def test_hypervolume_tick_labels_never_meet_in_the_corner(tmp_path):
+    from nas.report import STYLE, hypervolume_figure
+
+    divs = "".join(f"<section id='c{i}'>" + hypervolume_figure(
+        {"hypervolume": {"by_trial": curve, "reference": {"flash_bytes": 100 * 1024}}}).to_html(
+        full_html=False, include_plotlyjs=i == 0, div_id=f"curve-{i}") + "</section>"
+        for i, curve in enumerate(CORNER_CURVES))
+    laid_out = overlaps(browse(f"<html><head><style>{STYLE}</style></head><body>{divs}</body></html>", tmp_path))
+    assert len(laid_out) == len(CORNER_CURVES)
+    for figure, found in laid_out.items():
+        assert not found["overlaps"], f"{figure}: text boxes overlap: {found['overlaps']}"
+
+
+def browse(page: str, tmp_path) -> str:
+    """The DOM headless chromium made of the page, with its JavaScript errors and text boxes recorded in it."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("<head>", "<head>" + CATCH, 1)
+                     .replace("</body>", REPORT_ERRORS + OVERLAPS + "</body>", 1))
+    out = subprocess.run([CHROMIUM, *FLAGS, "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}",
+                          probe.as_uri()], capture_output=True, text=True, timeout=180)
+    return out.stdout
+
+
+def overlaps(dom: str) -> dict:
+    """Per figure div: how many text boxes it drew, and the pairs of them that overlap."""
+    return json.loads(html.unescape(re.search(r'<pre id="overlaps">(.*?)</pre>', dom, re.S).group(1)))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (CI installs it: .ci/run)")
