@@ -117,7 +117,7 @@ def cross_validate_one(study, config, data, n: int, folds: int) -> bool:
             builder(space, trial, record, data.input_shape, len(data.classes)), data, folds,
             {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
             fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
-            augment=record.recipe["augment"], schedule=record.recipe.get("schedule", "early_stop"))
+            augment=record.recipe["augment"], schedule=record.schedule or "early_stop")
     except RECOVERABLE as exc:  # one finalist that cannot be trained again must not lose the search
         log.debug("Finalist trial %d: %s", n, exc)
         return False

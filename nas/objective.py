@@ -90,7 +90,7 @@ def screening_epoch(epochs: int) -> int:
 
 def searched_recipe(record: schema.TrialRecord) -> bool:
     """Whether a trial was trained with the search's own recipe (not a polish, not a published schedule)."""
-    return record.kind != schema.POLISH and not (record.recipe or {}).get("schedule")
+    return record.kind != schema.POLISH and not record.schedule
 
 
 def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
@@ -140,15 +140,13 @@ def polish_recipe(n_train: int, epochs: int) -> dict:
 SCHEDULE_POLISH_EPOCHS = 500  # FCN's schedule as the second polish of an FCN-like front member (measured at 500)
 
 
-def schedule_polish(params: dict) -> dict | None:
-    """A second polish recipe for a front member of the spectral space laid out like FCN
-    (search_spaces.spectral.like_fcn): FCN's own schedule (nas.train's "plateau", SCHEDULE_POLISH_EPOCHS, the
+def schedule_polish(params: dict, space) -> dict | None:
+    """A second polish recipe for a front member laid out like FCN (`space.like_fcn`, a search_spaces.Space;
+    the spectral space has one): FCN's own schedule (nas.train's "plateau", SCHEDULE_POLISH_EPOCHS, the
     BatchNorm statistics recomputed at the end), which lifted such nets 0.04-0.08 over the polish recipe on
     OSULeaf and lowered separable and pooled ones (docs/benchmarks.md); None for any other architecture.
     Both polishes are trials of their own; the finalists' cross-validation chooses between them."""
-    from search_spaces.spectral import like_fcn
-
-    if not like_fcn(params):
+    if space.like_fcn is None or not space.like_fcn(params):
         return None
     return {"epochs": SCHEDULE_POLISH_EPOCHS, "patience": None, "augment": False, "schedule": "plateau"}
 

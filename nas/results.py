@@ -66,12 +66,7 @@ def polished_architecture(trial, by_number: dict) -> tuple | None:
     original = by_number.get(record.polish_of)
     if not original or record.kind != POLISH:
         return None
-    return architecture_key(original.params, TrialRecord.read(original).baseline), polish_schedule(record)
-
-
-def polish_schedule(record: TrialRecord) -> str | None:
-    """The schedule a polish trial trains with: None for the polish recipe, else nas.train's schedule."""
-    return (record.recipe or {}).get("schedule")
+    return architecture_key(original.params, TrialRecord.read(original).baseline), record.schedule
 
 
 def earlier_polish(trials: list, number: int) -> int | None:

@@ -85,6 +85,12 @@ class TrialRecord:
         return self.kind in SEEDED_KINDS
 
     @property
+    def schedule(self) -> str | None:
+        """The nas.train schedule its recipe names (a polish with FCN's, a published baseline's); None for the
+        search's own recipe and the polish recipe."""
+        return (self.recipe or {}).get("schedule")
+
+    @property
     def score(self) -> float | None:
         """What ranks a classifier: the cross-validated int8 accuracy if measured, else validation's."""
         return self.cv_accuracy_int8 if self.cv_accuracy_int8 is not None else self.val_accuracy_int8

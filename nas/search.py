@@ -134,7 +134,7 @@ def requeue_interrupted(study) -> list[int]:
     for t, r in again:
         carried = {"kind": r.kind, **({"polish_of": r.polish_of} if r.polish_of is not None else {}),
                    **({"baseline": r.baseline} if r.baseline else {}),
-                   **({"recipe": r.recipe} if (r.recipe or {}).get("schedule") else {})}  # as it was queued
+                   **({"recipe": r.recipe} if r.schedule else {})}  # as it was queued
         schema.enqueue(study, t.params, retry_of=t.number, **carried)
     if again:
         schema.write_requeued(study, set(done) | {t.number for t, _ in again})

@@ -9,6 +9,7 @@ front is polished, how the front is scored on test, and the table a user sees.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +98,19 @@ def _no_front() -> str:
 
 
 def fcn_in_space(config: RunConfig, found: list) -> list[dict]:
-    """The FCN baselines among `found` (nas.baselines) as the spectral space's parameters
-    (search_spaces.spectral.fcn_params), once each. As baselines they are outside the space, so the sampler
-    learns nothing from them; as these seeds, trained with the search's recipe, its first good points are the
-    engineer's layout and its neighbours get sampled. None for another space or an older version of it."""
-    from search_spaces import get_space, spectral
+    """The FCN baselines among `found` (nas.baselines) as the study's space's parameters (its `fcn_params`),
+    once each. As baselines they are outside the space, so the sampler learns nothing from them; as these
+    seeds, trained with the search's recipe, its first good points are the engineer's layout and its
+    neighbours get sampled. None for a space (or a version of one) that cannot lay a net out as FCN."""
+    from search_spaces import get_space
 
-    if config.space != "spectral" or config.space_version != get_space("spectral").version:
+    space = get_space(config.space, config.space_version)
+    if space.fcn_params is None:
         return []
     seeds = []
     for b in found:
         if b.name == "fcn":
-            params = spectral.fcn_params(b.widths(), b.strides)
+            params = space.fcn_params(b.widths(), b.strides)
             if params is not None and params not in seeds:
                 seeds.append(params)
     return seeds
@@ -182,8 +184,11 @@ class ClassificationTask(Task):
         cross-validated, which then choose between its two polishes (one split cannot)."""
         from nas.objective import schedule_polish
         from nas.search import queue_polish
+        from search_spaces import get_space
 
-        second = schedule_polish if config.objective.finalists > 0 and config.space == "spectral" else None
+        space = get_space(config.space, config.space_version)
+        second = (partial(schedule_polish, space=space) if config.objective.finalists > 0 and space.like_fcn
+                  else None)
         return queue_polish(study, config.objective.polish, second)
 
     def cross_validate_finalists(self, study, config, data, *, jobs=1, storage=None):

@@ -20,12 +20,18 @@ class Space:
     task: str  # "classification" (labelled series) or "distillation" (students of a teacher)
     example_shapes: tuple = ()  # input shapes tests and benchmarks sample architectures on
     versions: tuple = ()  # the versions `build` can make besides `version` (a study of one still resumes)
+    # optional, for a space that can lay a net out as FCN (nas.baselines) does:
+    like_fcn: Callable[[dict], bool] | None = None  # whether an architecture is (its front members get FCN's
+    # schedule as a second polish: nas.objective.schedule_polish)
+    fcn_params: Callable[[tuple, tuple], dict | None] | None = None  # FCN's widths and strides as this version's
+    # parameters (seeded into a study with --baselines: nas.tasks.fcn_in_space)
 
 
 SPACES: dict[str, Space] = {
     "spectral": Space("spectral", spectral.VERSION, spectral.build, spectral.describe,
                       "1-D conv / depthwise-separable CNNs (Conv2D 1xk) for light curves and signals",
-                      "classification", ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2)), spectral.VERSIONS),
+                      "classification", ((1024, 1), (150, 1), (427, 1), (256, 3), (96, 2)), spectral.VERSIONS,
+                      like_fcn=spectral.like_fcn, fcn_params=spectral.fcn_params),
     "mlp": Space("mlp", mlp.VERSION, mlp.build, mlp.describe,
                  "MLP students distilled from a Keras teacher (needs --teacher)", "distillation",
                  ((14,), (6,), (40,), (3,))),
@@ -41,7 +47,8 @@ def get_space(name: str, version: int | None = None) -> Space:
         return space
     if version not in space.versions:
         raise ValueError(f"space {name!r} builds v{', v'.join(map(str, buildable(space)))}, not v{version}")
-    return replace(space, version=version, build=partial(space.build, version=version))
+    # fcn_params gives the current version's choices, so an older version has none
+    return replace(space, version=version, build=partial(space.build, version=version), fcn_params=None)
 
 
 def buildable(space: Space) -> tuple[int, ...]:

@@ -153,3 +153,19 @@ def test_fcn_s_layout_in_the_space_takes_the_widest_widths_not_above_fcn_s():
     trial = study.ask()
     get_space("spectral").build(trial, input_shape=(427, 1), n_outputs=6, keras=symbolic.keras)
     assert trial.params == params  # every parameter one of the space's choices
+
+
+def test_fcn_s_layouts_are_seeded_only_in_a_space_version_that_can_take_them():
+    from types import SimpleNamespace
+
+    from nas.baselines import Baseline
+    from nas.tasks import fcn_in_space
+    from search_spaces import get_space
+
+    found = [Baseline("fcn", 18, (1, 1, 1)), Baseline("resnet", 16, (1, 1, 1)), Baseline("fcn", 18, (1, 1, 1))]
+    spectral = get_space("spectral")
+    config = SimpleNamespace(space="spectral", space_version=spectral.version)
+    assert fcn_in_space(config, found) == [spectral.fcn_params((7, 14, 7), (1, 1, 1))]  # FCN's, once
+    # v2's widths are 8, 16, 32: the current version's parameters would not be its choices
+    assert fcn_in_space(SimpleNamespace(space="spectral", space_version=2), found) == []
+    assert fcn_in_space(SimpleNamespace(space="mlp", space_version=get_space("mlp").version), found) == []

@@ -81,7 +81,8 @@ def test_kill_9_mid_training_then_resume_retries_it(tiny):
     assert [t.number for t in trials] == list(range(len(trials)))  # numbered without gaps or duplicates
     for n, (state, values) in before.items():  # every finished trial is still there, unchanged
         assert (trials[n].state.name, trials[n].values) == (state, values)
-    assert trials[victim].state.name == "FAIL"
+    # this failed once in CI (the victim still RUNNING after the resume) and never since: say what the resume did
+    assert trials[victim].state.name == "FAIL", (trials[victim].state.name, len(trials), err[-1500:])
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim]
     assert len(retries) == 1 and retries[0].params == trials[victim].params
     assert retries[0].state.name in ("COMPLETE", "PRUNED")

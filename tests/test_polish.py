@@ -10,6 +10,9 @@ import pytest
 from nas import schema
 from nas.schema import POLISH, TrialRecord
 from nas.search import queue_polish
+from search_spaces import get_space
+
+SPECTRAL = get_space("spectral")
 
 DIST = {"width": optuna.distributions.IntDistribution(1, 100)}
 
@@ -130,9 +133,10 @@ def _like_fcn(n_blocks=3, **changes):
 def test_only_fcn_like_architectures_get_fcn_s_schedule_as_a_second_polish():
     from nas.objective import schedule_polish
 
-    assert schedule_polish(_like_fcn())["schedule"] == "plateau"
+    assert schedule_polish(_like_fcn(), SPECTRAL)["schedule"] == "plateau"
     for changes in ({"separable_1": True}, {"stride_0": 2}, {"pool_2": 2}, {"head": "flatten"}):
-        assert schedule_polish(_like_fcn(**changes)) is None, changes
+        assert schedule_polish(_like_fcn(**changes), SPECTRAL) is None, changes
+    assert schedule_polish(_like_fcn(), get_space("mlp")) is None  # a space that lays nothing out as FCN
 
 
 def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
@@ -147,7 +151,7 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
             user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash})))
 
     def second(params):
-        return schedule_polish(archs[params["arch"]])
+        return schedule_polish(archs[params["arch"]], SPECTRAL)
 
     assert queue_polish(study, 2, second) == [0, 1]
     queued = [(TrialRecord.read(t).polish_of, (TrialRecord.read(t).recipe or {}).get("schedule"))
@@ -170,11 +174,11 @@ def test_a_polish_queued_with_a_schedule_trains_with_it():
     from nas.objective import recipe_for, schedule_polish
 
     study = optuna.create_study(directions=["maximize", "minimize"])
-    schema.enqueue(study, {}, kind=POLISH, polish_of=3, recipe=schedule_polish(_like_fcn()))
+    schema.enqueue(study, {}, kind=POLISH, polish_of=3, recipe=schedule_polish(_like_fcn(), SPECTRAL))
     schema.enqueue(study, {}, kind=POLISH, polish_of=3)
     data = SimpleNamespace(y_train=np.zeros(159))
     scheduled, plain = (recipe_for(t, data, 56) for t in _waiting(study))
-    assert scheduled == {**schedule_polish(_like_fcn()), "polish_of": 3}
+    assert scheduled == {**schedule_polish(_like_fcn(), SPECTRAL), "polish_of": 3}
     assert "schedule" not in plain and plain["epochs"] == 4 * 56 and plain["polish_of"] == 3
 
 
@@ -183,7 +187,7 @@ def test_an_interrupted_baseline_or_scheduled_polish_is_queued_again_as_it_was()
     from nas.search import requeue_interrupted
 
     baseline = {"name": "fcn", "divisor": 18, "strides": [1, 1, 1]}
-    recipe = {**schedule_polish(_like_fcn()), "polish_of": 0}
+    recipe = {**schedule_polish(_like_fcn(), SPECTRAL), "polish_of": 0}
     study = optuna.create_study(directions=["maximize", "minimize"])
     for attrs in ({"kind": schema.BASELINE, "baseline": baseline, "recipe": {"schedule": "plateau", "epochs": 9}},
                   {"kind": POLISH, "polish_of": 0, "recipe": recipe}):
