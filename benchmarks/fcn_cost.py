@@ -193,7 +193,7 @@ def main() -> None:
         filters = widths(2 ** halvings)
         cost = estimate(graph_from_keras(fcn(filters, args.length, args.classes, channels, strides=args.strides)),
                         device)
-        over = [name for name, excess in cost.violations(budget).items() if excess > 0]  # the search's own rule
+        over = cost.broken(budget)  # the search's own rule
         print(f"{'1/' + str(2 ** halvings) if halvings else '1':>6} {'-'.join(map(str, filters)):>11} "
               f"{cost.params:>8,} {cost.macs:>11,} "
               f"{cost.flash_bytes / 1024:>8.1f} {cost.arena_bytes / 1024:>8.1f} {cost.latency_ms:>8.1f}  "

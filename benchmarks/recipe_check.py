@@ -79,7 +79,7 @@ def sample_feasible(n: int, input_shape, n_classes: int, device, budget, seed: i
         if max_downsampling is not None and downsampling(trial.params) > max_downsampling:
             continue  # both filters before the cost estimate, the slow part of a draw
         cost = estimate(graph_from_keras(model), device)
-        if not any(v > 0 for v in cost.violations(budget).values()):
+        if not cost.broken(budget):
             chosen.append(dict(trial.params))
     return chosen
 
@@ -102,13 +102,12 @@ def listed(path: str, input_shape, n_classes: int, device, budget) -> list:
     except (OSError, ValueError, AssertionError) as err:
         raise SystemExit(f"--architectures {path}: not a JSON list of objects ({err}); "
                          "see this file's docstring") from None
-    archs = [Baseline(item["baseline"], int(item["divisor"]), tuple(item["strides"])) if "baseline" in item else item
-             for item in items]
+    archs = [Baseline.from_dict({**item, "name": item["baseline"]}) if "baseline" in item else item for item in items]
     for arch in archs:
         keras.backend.clear_session()
         model = build(arch, input_shape, n_classes, optuna)
         cost = estimate(graph_from_keras(model), device)
-        over = {k: v for k, v in cost.violations(budget).items() if v > 0}
+        over = cost.broken(budget)
         print(f"  {describe(arch)}: {cost.flash_bytes / 1024:.1f} KB flash, {cost.latency_ms:.1f} ms, "
               f"{model.count_params()} parameters", flush=True)
         if over:

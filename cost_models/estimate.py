@@ -68,6 +68,10 @@ class Cost:
             over["macs"] = self.macs / budget.max_macs - 1
         return over
 
+    def broken(self, budget: Budget) -> list[str]:
+        """The budgets it is over (none: it fits)."""
+        return [name for name, excess in self.violations(budget).items() if excess > 0]
+
     def to_dict(self) -> dict:
         return {**asdict(self), "ram_bytes": self.ram_bytes}
 

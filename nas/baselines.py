@@ -163,7 +163,7 @@ def fits_budget(candidate: Baseline, input_shape, n_classes, device, budget):
 
     keras.backend.clear_session()
     cost = estimate(graph_from_keras(candidate.build(input_shape, n_classes)), device)
-    return not any(v > 0 for v in cost.violations(budget).values()), cost
+    return not cost.broken(budget), cost
 
 
 def published_recipe(baseline: Baseline, epochs: int) -> dict | None:

@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 RECOVERABLE = (TrainingError, ConversionError)
 
 
-def over_budget(violations: dict[str, float]) -> list[str]:
-    return [k for k, v in violations.items() if v > 0]
-
-
 def set_constraints(trial, violations: dict[str, float]) -> None:
     """Once per trial: Optuna keeps the first value of a constraint and ignores (with a warning) any
     later one, so a trained candidate gets the shipped model's figures, never the estimate's first."""
@@ -40,11 +36,10 @@ def reject_if_over_budget(trial, cost, budget: Budget) -> None:
     """Over budget by the pre-training estimate: record it as the trial's constraints, never train it."""
     import optuna
 
-    violations = cost.violations(budget)
     schema.write(trial, estimate=cost.to_dict())
-    broken = over_budget(violations)
+    broken = cost.broken(budget)
     if broken:
-        set_constraints(trial, violations)
+        set_constraints(trial, cost.violations(budget))
         schema.write(trial, feasible=False, trained=False, broken=broken)
         raise optuna.TrialPruned(f"over budget before training: {', '.join(broken)}")
 
@@ -54,7 +49,7 @@ def estimate_formats(shape_only, device: Device, formats: tuple[str, ...], budge
     value first) the estimate says fits, else that of the first. So a candidate is rejected only when no
     format it would ship in fits."""
     costs = [estimate(graph_from_keras(shape_only, fmt), device) for fmt in formats]
-    return next((c for c in costs if not over_budget(c.violations(budget))), costs[0])
+    return next((c for c in costs if not c.broken(budget)), costs[0])
 
 
 def ship_formats(model, formats: tuple[str, ...], dataset: Dataset, device: Device, budget: Budget,
@@ -66,9 +61,8 @@ def ship_formats(model, formats: tuple[str, ...], dataset: Dataset, device: Devi
         tflite = convert(model, fmt, as_model_input(dataset.x_train), seed)
         graph = read_tflite(tflite)
         cost = estimate(graph, device, flash_bytes=len(tflite))
-        violations = cost.violations(budget)
-        out[fmt] = {"tflite": tflite, "graph": graph, "cost": cost.to_dict(), "violations": violations,
-                    "feasible": not over_budget(violations), "broken": over_budget(violations),
+        out[fmt] = {"tflite": tflite, "graph": graph, "cost": cost.to_dict(), "violations": cost.violations(budget),
+                    "feasible": not cost.broken(budget), "broken": cost.broken(budget),
                     "val_accuracy": Int8Model(tflite).accuracy(dataset.x_val, dataset.y_val)}
     return out
 
@@ -259,7 +253,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             reject_if_over_budget(trial, predicted, budget)
         else:  # benchmark arm: train it anyway, but keep what the estimate said
             schema.write(trial, estimate=predicted.to_dict(),
-                         broken_by_estimate=over_budget(predicted.violations(budget)))
+                         broken_by_estimate=predicted.broken(budget))
 
         keras.backend.clear_session()
         model = build()

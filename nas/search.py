@@ -429,9 +429,12 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
             break
     outcome.polished = task.queue_polish(study, config)
     if outcome.polished:
-        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series "
-                 "(and FCN-like ones with FCN's schedule as well).", ", ".join(map(str, outcome.polished)),
-                 POLISH_FACTOR)
+        scheduled = sorted({r.polish_of for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"
+                            for r in [schema.TrialRecord.read(t)] if r.kind == schema.POLISH and r.schedule})
+        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series%s.",
+                 ", ".join(map(str, outcome.polished)), POLISH_FACTOR,
+                 f", and {', '.join(map(str, scheduled))} (laid out as FCN) with FCN's schedule as well"
+                 if scheduled else "")
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
     started = time.perf_counter()
     outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage)

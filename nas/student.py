@@ -74,7 +74,7 @@ def ship(chain: DenseChain, task: DistillTask, device: Device, budget: Budget, s
     out = {}
     for fmt, tflite in files.items():
         cost = estimate(read_tflite(tflite), device, flash_bytes=len(tflite))
-        broken = [k for k, v in cost.violations(budget).items() if v > 0]
+        broken = cost.broken(budget)
         pred = Int8Model(tflite).predict(task.x_val.astype(np.float32))
         out[fmt] = {"tflite": tflite, "cost": cost.to_dict(), "violations": cost.violations(budget),
                     "feasible": not broken, "broken": broken,

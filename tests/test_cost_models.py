@@ -55,6 +55,7 @@ def test_violations_are_fractions_over_budget():
     v = cost.violations(budget)
     assert v["flash"] == pytest.approx(0.5) and v["ram"] == pytest.approx(-0.25)
     assert v["latency"] == pytest.approx(-0.5)
+    assert cost.broken(budget) == ["flash"] and Cost(1000, 1000, 500, 10.0, 1, 1).broken(budget) == []  # at: fits
     with pytest.raises(ValueError, match="positive"):
         Budget(0, 1, 1)
 
