@@ -452,8 +452,8 @@ def cmd_studies(args) -> int:
     if not files:
         print(f"No studies under {STUDIES_DIR}/ yet. Start one with: nas search --space spectral --device nano33")
         return 0
-    print(f"{'study':28} {'trials':>6} {'trained':>7} {'seeded':>6} {'rejected':>8} {'screened':>8} {'failed':>6} "
-          f"{'interrupted':>11} {'running':>7} {'front':>5}  "
+    print(f"{'study':28} {'trials':>6} {'trained':>7} {'seeded':>6} {'rejected':>8} {'screened':>8} {'repeats':>7} "
+          f"{'failed':>6} {'interrupted':>11} {'running':>7} {'front':>5}  "
           "best point: score (int8 val accuracy, or students' fraction within tolerance) @ flash, trial "
           "(the recommended finalist where finalists were cross-validated)")
     for path in files:
@@ -470,8 +470,8 @@ def cmd_studies(args) -> int:
         best_text = (f"{best['score']:.3f} @ {best['flash_bytes'] / 1024:.1f} KB, #{best['number']}"
                      if best else "-")
         print(f"{name:28} {c['trials']:>6} {c['trained']:>7} {c['seeded']:>6} {c['pruned_before_training']:>8} "
-              f"{c['screened_out']:>8} {c['failed']:>6} {c['interrupted']:>11} {c['running'] + c['waiting']:>7} "
-              f"{len(front):>5}  {best_text}")
+              f"{c['screened_out']:>8} {c['repeats']:>7} {c['failed']:>6} {c['interrupted']:>11} "
+              f"{c['running'] + c['waiting']:>7} {len(front):>5}  {best_text}")
     return 0
 
 

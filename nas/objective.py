@@ -87,6 +87,26 @@ def searched_recipe(record: schema.TrialRecord) -> bool:
     return record.kind != schema.POLISH and not record.schedule
 
 
+# Trainings of one sampled architecture with the search's recipe. TPE proposes a good point again and again: in a
+# 40-minute OSULeaf search 21 of 56 full trainings were of architectures trained before (docs/benchmarks.md). A
+# second seed says how noisy the first score was; further ones cost a new candidate's training each.
+MAX_TRIES = 2
+
+
+def earlier_tries(trials: list, trial) -> list[int]:
+    """The other trials that trained, or are training, `trial`'s space architecture with the search's recipe
+    (sampled or seeded in the space; not a polish, a baseline, a failed trial or a repeat)."""
+    key = tuple(sorted(trial.params.items()))
+    tries = []
+    for t in trials:
+        if t.number == trial.number or t.state.name == "FAIL" or tuple(sorted(t.params.items())) != key:
+            continue
+        r = schema.TrialRecord.read(t)
+        if r.baseline is None and r.recipe is not None and searched_recipe(r) and not r.repeat_of:
+            tries.append(t.number)
+    return tries
+
+
 def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
     """Successive halving against the front: after a quarter of the epochs, stop a candidate whose
     validation accuracy plus the gain that later epochs have brought (90th percentile over this
@@ -254,6 +274,12 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         else:  # benchmark arm: train it anyway, but keep what the estimate said
             schema.write(trial, estimate=predicted.to_dict(),
                          broken_by_estimate=predicted.broken(budget))
+        if schema.sampled(trial):
+            tries = earlier_tries(trial.study.get_trials(deepcopy=False), trial)
+            if len(tries) >= MAX_TRIES:  # pruned: TPE counts it among the worse points and moves on
+                set_constraints(trial, predicted.violations(budget))
+                schema.write(trial, repeat_of=tries, trained=False)
+                raise optuna.TrialPruned(f"trials {', '.join(map(str, tries))} trained this architecture already")
 
         keras.backend.clear_session()
         model = build()

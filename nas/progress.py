@@ -31,6 +31,9 @@ def describe(trial) -> str:
                 + ("" if r.feasible else f"  (over {', '.join(r.broken)} after conversion)"))
     if r.duplicate_of is not None:
         return f"skipped: trial {r.duplicate_of} polishes the same architecture the same way"
+    if r.repeat_of:
+        return (f"not trained again: trials {', '.join(map(str, r.repeat_of))} trained this architecture "
+                "with the same recipe")
     if r.screened_out:
         sc = r.screen
         return (f"screened out after {sc['epoch']} epochs: val acc {sc['val_accuracy_float']:.3f} + "

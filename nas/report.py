@@ -378,10 +378,11 @@ def _summary_html(data: dict) -> str:
         f"{budget['max_flash_bytes'] // 1024} KB flash, {budget['max_ram_bytes'] // 1024} KB RAM, "
         f"{budget['max_latency_ms']} ms. Sampler {html.escape(conf.get('sampler', 'tpe'))}, seed {conf['seed']}, "
         f"{conf['epochs'] or 'auto'} epochs. Generated {data['generated']}.</p>",
-        _table([[c["trials"], c["trained"], c["seeded"], c["pruned_before_training"], c["screened_out"], c["failed"],
-                 c["interrupted"], c["running"] + c["waiting"], f"{t['span_s']:.0f} s",
+        _table([[c["trials"], c["trained"], c["seeded"], c["pruned_before_training"], c["screened_out"], c["repeats"],
+                 c["failed"], c["interrupted"], c["running"] + c["waiting"], f"{t['span_s']:.0f} s",
                  f"{t['training_seconds_total']:.0f} s"]],
-               ["trials", "trained", "seeded", "rejected before training", "screened out", "failed", "interrupted",
+               ["trials", "trained", "seeded", "rejected before training", "screened out",
+                "not trained again (repeats)", "failed", "interrupted",
                 "running or queued", "wall time (first start to last end)", "training time (sum)"]),
         "<h2>Data</h2>",
         _table([[k, json.dumps(v) if isinstance(v, list | dict) else v] for k, v in data["data"].items()

@@ -146,6 +146,7 @@ def trial_row(trial, test_scores: dict | None = None, record: TrialRecord | None
         "feasible": r.feasible,
         "trained": bool(r.trained),
         "screened_out": bool(r.screened_out),
+        "repeat": bool(r.repeat_of),
         "broken": list(r.broken),
         "fail_reason": r.fail_reason,
         "on_front": False,
@@ -210,8 +211,8 @@ def recommended(rows: list[dict]) -> dict | None:
 
 
 def counts(rows: list[dict]) -> dict[str, int]:
-    """Trials by what became of them; trained + seeded + pruned_before_training + screened_out + failed +
-    interrupted + running + waiting == trials."""
+    """Trials by what became of them; trained + seeded + pruned_before_training + screened_out + repeats +
+    failed + interrupted + running + waiting == trials."""
     rows = [r for r in rows if r["shipped"]]  # one row per trial
     interrupted = [r["state"] == "fail" and r["fail_reason"] == INTERRUPTED for r in rows]
     return {
@@ -219,8 +220,9 @@ def counts(rows: list[dict]) -> dict[str, int]:
         "trained": sum(r["trained"] and r["state"] == "complete" for r in rows),
         "seeded": sum(r["kind"] in SEEDED_KINDS and not r["trained"] and r["state"] == "complete" for r in rows),
         "pruned_before_training": sum(r["state"] == "pruned" and not r["trained"] and not r["screened_out"]
-                                      for r in rows),
+                                      and not r["repeat"] for r in rows),
         "screened_out": sum(r["screened_out"] for r in rows),
+        "repeats": sum(r["repeat"] for r in rows),
         "failed": sum(r["state"] == "fail" and not i for r, i in zip(rows, interrupted, strict=True)),
         "interrupted": sum(interrupted),
         "running": sum(r["state"] == "running" for r in rows),
@@ -233,7 +235,8 @@ def counts_line(c: dict[str, int]) -> str:
     """The counts in words, every part of the total named (zeros left out but for the first four)."""
     parts = [("trained", "trained"), ("seeded", "seeded (teacher and its reduction)"),
              ("pruned_before_training", "rejected before training"), ("screened_out", "screened out"),
-             ("failed", "failed"), ("interrupted", "interrupted"), ("running", "running"), ("waiting", "queued")]
+             ("repeats", "not trained again (repeats)"), ("failed", "failed"), ("interrupted", "interrupted"),
+             ("running", "running"), ("waiting", "queued")]
     always = {"trained", "pruned_before_training", "screened_out", "failed", "interrupted"}
     return f"{c['trials']} trials: " + ", ".join(f"{c[k]} {words}" for k, words in parts if c[k] or k in always)
 

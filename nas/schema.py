@@ -39,6 +39,7 @@ class TrialRecord:
     polish_of: int | None = None  # a polish: the trial whose architecture it trains again
     retry_of: int | None = None  # parameters queued again after this (interrupted or killed) trial
     duplicate_of: int | None = None  # a polish queued twice: the earlier polish that trains it
+    repeat_of: list | None = None  # a sampled architecture tried MAX_TRIES times already: those trials (not trained)
     architecture: str = ""  # the space's words for the architecture
     worker: dict | None = None  # {"host", "pid"} of the process that ran it
     run: str | None = None  # the `nas search` / `nas resume` invocation that ran it

@@ -141,7 +141,7 @@ def test_report_data_agrees_with_the_study(searched, monkeypatch):
     states = [t.state.name for t in study.trials]
     c = data["counts"]
     assert c["trials"] == len(states) and c["failed"] == states.count("FAIL")
-    assert c["pruned_before_training"] + c["screened_out"] == states.count("PRUNED")
+    assert c["pruned_before_training"] + c["screened_out"] + c["repeats"] == states.count("PRUNED")
     # the hypervolume curve never falls and ends at the front's hypervolume
     curve = [h for _, h in data["hypervolume"]["by_trial"]]
     assert len(curve) == len(states) and all(b >= a for a, b in zip(curve, curve[1:], strict=False))

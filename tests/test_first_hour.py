@@ -188,14 +188,15 @@ def test_counts_add_up_and_an_interrupted_trial_is_not_a_failure():
     _trial(study, trained=True, feasible=True, val_accuracy_int8=0.5, cost={"flash_bytes": 1000})
     _trial(study, "PRUNED", feasible=False, broken=["latency"], estimate={"flash_bytes": 1})
     _trial(study, "PRUNED", screened_out=True)
+    _trial(study, "PRUNED", repeat_of=[0, 2])
     _trial(study, "FAIL", fail_reason="NaN loss")
     _trial(study, "FAIL", fail_reason=schema.INTERRUPTED)
     c = counts(study_rows(study))
-    assert (c["trained"], c["pruned_before_training"], c["screened_out"], c["failed"], c["interrupted"]) == (
-        1, 1, 1, 1, 1)
-    parts = ("trained", "seeded", "pruned_before_training", "screened_out", "failed", "interrupted", "running",
-             "waiting")
-    assert sum(c[k] for k in parts) == c["trials"] == 5
+    assert (c["trained"], c["pruned_before_training"], c["screened_out"], c["repeats"], c["failed"],
+            c["interrupted"]) == (1, 1, 1, 1, 1, 1)
+    parts = ("trained", "seeded", "pruned_before_training", "screened_out", "repeats", "failed", "interrupted",
+             "running", "waiting")
+    assert sum(c[k] for k in parts) == c["trials"] == 6
 
 
 def test_show_and_studies_print_every_count(old_studies, monkeypatch, capsys):

@@ -90,28 +90,36 @@ def test_augmented_batches_keep_shapes_and_labels_and_differ_every_epoch():
     assert not np.allclose(xa.numpy()[np.argsort(ya.numpy())], xb.numpy()[np.argsort(yb.numpy())])
 
 
-def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
-    """Two processes ending a search on one study each read the front, then queue the same polish:
-    the lower-numbered trial trains, the other stops before training and is no candidate of its own."""
+TINY_PARAMS = {"n_blocks": 2, "head": "global_avg", "dense": 8,
+               **{f"{name}_{i}": value for i in range(2) for name, value in
+                  (("filters", 8), ("kernel", 3), ("separable", False), ("stride", 1), ("pool", 2))}}
+
+
+def _tiny_objective():
+    """The search's objective on 24 training series, one epoch, no screen."""
     pytest.importorskip("tensorflow")
     from cost_models import Budget
     from cost_models.device import DEVICES
     from nas.data import Dataset
     from nas.lightcurves import generate
     from nas.objective import make_objective
-    from nas.results import study_rows
 
     x, y = generate(per_class=6, seed=0, length=64)
     dataset = Dataset(x[:24], y[:24], x[24:30], y[24:30], x[30:], y[30:], tuple("abcdef"), "tiny", "test")
-    objective = make_objective(space_name="spectral", dataset=dataset, device=DEVICES["nano33"], budget=Budget(),
-                               epochs=1, seed=0, time_limit_s=300, multi_fidelity=False)
+    return make_objective(space_name="spectral", dataset=dataset, device=DEVICES["nano33"], budget=Budget(),
+                          epochs=1, seed=0, time_limit_s=300, multi_fidelity=False)
+
+
+def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
+    """Two processes ending a search on one study each read the front, then queue the same polish:
+    the lower-numbered trial trains, the other stops before training and is no candidate of its own."""
+    from nas.results import study_rows
+
+    objective = _tiny_objective()
     study = optuna.create_study(directions=["maximize", "minimize"])
-    params = {"n_blocks": 2, "head": "global_avg", "dense": 8,
-              **{f"{name}_{i}": value for i in range(2) for name, value in
-                 (("filters", 8), ("kernel", 3), ("separable", False), ("stride", 1), ("pool", 2))}}
-    study.enqueue_trial(params)
+    study.enqueue_trial(TINY_PARAMS)
     for _ in range(2):
-        schema.enqueue(study, params, kind=POLISH, polish_of=0)
+        schema.enqueue(study, TINY_PARAMS, kind=POLISH, polish_of=0)
     study.optimize(objective, n_trials=3)
 
     original, polish, duplicate = study.trials
@@ -120,6 +128,33 @@ def test_a_polish_queued_twice_by_processes_finishing_together_trains_once():
     assert duplicate.state.name == "PRUNED"
     assert TrialRecord.read(duplicate) == TrialRecord(kind=POLISH, polish_of=0, duplicate_of=1)
     assert [r["number"] for r in study_rows(study)] == [0, 1]
+
+
+def test_a_sampled_architecture_is_trained_twice_at_most_with_the_search_s_recipe():
+    """The sampler proposing one architecture a third time gets it pruned before training, its earlier
+    trainings named; a polish of it, or a failed training, is not one of them."""
+    from nas.objective import MAX_TRIES
+    from nas.results import counts, study_rows
+
+    objective = _tiny_objective()
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.enqueue_trial(TINY_PARAMS)
+    study.optimize(objective, n_trials=1)
+    study.add_trial(optuna.trial.create_trial(  # a training of it that failed: not a try
+        state=optuna.trial.TrialState.FAIL, params=TINY_PARAMS, distributions=study.trials[0].distributions,
+        user_attrs=schema.attrs(recipe={"epochs": 1}, fail_reason="NaN loss")))
+    schema.enqueue(study, TINY_PARAMS, kind=POLISH, polish_of=0)  # nor is a polish
+    for _ in range(2):
+        study.enqueue_trial(TINY_PARAMS)
+    study.optimize(objective, n_trials=3)
+
+    first, _, polish, second, third = study.trials
+    assert MAX_TRIES == 2 and all(TrialRecord.read(t).trained for t in (first, polish, second))
+    assert third.state.name == "PRUNED" and third.params == TINY_PARAMS
+    record = TrialRecord.read(third)
+    assert record.repeat_of == [0, 3] and not record.trained and record.estimate is not None
+    c = counts(study_rows(study))
+    assert (c["repeats"], c["pruned_before_training"], c["trained"]) == (1, 0, 3)
     assert queue_polish(study, 3) == []  # and the architecture is not queued a third time
 
 
