@@ -42,11 +42,11 @@ def train_teacher(dataset, *, epochs: int, seed: int) -> tuple[np.ndarray, dict]
     """The teacher's softened probabilities on dataset.x_train, and what to record of it."""
     import keras
 
-    from nas.train import as_model_input, train
+    from nas.train import as_model_input, seeded, train
 
     start = time.monotonic()
     keras.backend.clear_session()
-    model = TEACHER.build(dataset.input_shape, len(dataset.classes))
+    model = seeded(lambda: TEACHER.build(dataset.input_shape, len(dataset.classes)), seed)
     train(model, dataset.x_train, dataset.y_train, None, None, epochs=epochs, seed=seed, schedule="plateau")
     p_train = model.predict(as_model_input(dataset.x_train), verbose=0, batch_size=64)
     p_val = model.predict(as_model_input(dataset.x_val), verbose=0, batch_size=64)

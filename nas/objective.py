@@ -17,7 +17,7 @@ from nas.data import Dataset, extra_folds
 from nas.formats import convert
 from nas.quantize import ConversionError, Int8Model
 from nas.results import earlier_polish
-from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, train
+from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, seeded, train
 from search_spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: dic
     for j, held in enumerate(extra_folds(dataset.y_train, k, fold_seed), start=1):
         keep = np.ones(len(y_all), bool)
         keep[held] = False
-        model = build()
+        model = seeded(build, seed + 1000 * j)
         train(model, x_all[keep], y_all[keep], x_all[held], y_all[held], epochs=epochs, seed=seed + 1000 * j,
               time_limit_s=time_limit_s, patience=patience, augment=augment, schedule=schedule)
         for fmt in fold0_correct:
@@ -282,7 +282,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                 raise optuna.TrialPruned(f"trials {', '.join(map(str, tries))} trained this architecture already")
 
         keras.backend.clear_session()
-        model = build()
+        model = seeded(build, seed + trial.number)
         recipe = recipe_for(trial, dataset, n_epochs)
         # distillation helped the long recipe only (docs/benchmarks.md): the search's own candidates learn labels
         distil = targets is not None and "polish_of" in recipe

@@ -24,7 +24,7 @@ from nas.formats import FORMATS, convert
 from nas.objective import estimate_formats, reject_if_over_budget
 from nas.quantize import Int8Model
 from nas.teacher import DenseChain, Teacher, dense_chain
-from nas.train import TrainingError, train
+from nas.train import TrainingError, seeded, train
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]
 TEMPERATURE = 2.0  # classifier teachers: students match p ** (1 / T), renormalized
@@ -133,7 +133,8 @@ def make_objective(*, task: DistillTask, device: Device, budget: Budget, epochs:
         schema.write(trial, architecture=mlp.describe(trial.params), kind=schema.STUDENT)
         reject_if_over_budget(trial, estimate_formats(shape_only, device, formats, budget), budget)
         keras.backend.clear_session()
-        model = mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, output_activation=out_act)
+        model = seeded(lambda: mlp.build(trial, input_shape=(n_in,), n_outputs=n_out, output_activation=out_act),
+                       seed + trial.number)
         try:
             chain = train_student(model, task, epochs=epochs, seed=seed + trial.number, time_limit_s=time_limit_s)
             shipped = ship(chain, task, device, budget, seed, formats)

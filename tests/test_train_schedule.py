@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from nas.train import DEFAULT_EPOCHS, MAX_AUTO_EPOCHS, MIN_STEPS, batch_size_for, epochs_for, patience_for
@@ -160,3 +161,20 @@ def test_only_schedules_that_never_read_validation_data_recalibrate_batchnorm(sc
     recalibrate_batchnorm(model, x)  # depends on the weights only, so a second time changes nothing
     recalibrated = np.allclose(bn.moving_variance.numpy(), after_training, rtol=1e-5)
     assert recalibrated == (schedule == "plateau")
+
+
+def test_a_seeded_build_starts_from_the_same_weights_whatever_was_drawn_before():
+    import random
+
+    from nas.baselines import Baseline
+    from nas.train import seeded
+
+    def build():
+        return Baseline("fcn", 16, (1, 1, 1)).build((64, 1), 3)
+
+    first = seeded(build, 7).get_weights()
+    random.random(), np.random.rand()  # what earlier trials in the same process would have drawn
+    again = seeded(build, 7).get_weights()
+    other = seeded(build, 8).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0])
