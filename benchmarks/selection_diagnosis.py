@@ -71,6 +71,32 @@ def main() -> None:
     if engineer:
         top = best_of(engineer)
         print(f"best baseline by score: trial {top['number']}, test {tests[top['number']]:.3f}")
+    own = [r for r in rows if r["number"] in tests and r["baseline"] is None]
+    if own:
+        top = max(own, key=lambda r: tests[r["number"]])
+        print(f"the search's own models (the space's, polishes included): best test {tests[top['number']]:.3f}, "
+              f"trial {top['number']} ({top['architecture']})")
+    print(sampled_effort(study))
+
+
+def sampled_effort(study) -> str:
+    """Where the sampler's proposals went: how many, how many distinct architectures, and how many of them
+    were trained fully, screened out, or not trained again (repeats)."""
+    from nas.schema import TrialRecord, sampled
+
+    proposed, trained, screened, repeats = [], [], 0, 0
+    for t in study.get_trials(deepcopy=False):
+        if not sampled(t) or not t.params:
+            continue
+        record, key = TrialRecord.read(t), tuple(sorted(t.params.items()))
+        proposed.append(key)
+        screened += bool(record.screened_out)
+        repeats += bool(record.repeat_of)
+        if record.trained:
+            trained.append(key)
+    return (f"sampled: {len(proposed)} proposals of {len(set(proposed))} architectures; {len(trained)} trained "
+            f"fully ({len(set(trained))} architectures), {screened} screened out, {repeats} not trained again "
+            "(repeats)")
 
 
 if __name__ == "__main__":

@@ -233,3 +233,21 @@ def test_an_interrupted_baseline_or_scheduled_polish_is_queued_again_as_it_was()
     again = [TrialRecord.read(t) for t in _waiting(study)]
     assert again[0].baseline == baseline and again[0].recipe["schedule"] == "plateau"
     assert again[1].polish_of == 0 and again[1].recipe == recipe
+
+
+def test_the_diagnosis_says_where_the_sampler_s_proposals_went():
+    from tests.helpers import benchmark
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"a": optuna.distributions.CategoricalDistribution([1, 2, 3])}
+    for a, state, attrs in ((1, "COMPLETE", {"trained": True}), (1, "COMPLETE", {"trained": True}),
+                            (1, "PRUNED", {"repeat_of": [0, 1]}), (2, "PRUNED", {"screened_out": True}),
+                            (3, "PRUNED", {"broken": ["flash"]}),
+                            (1, "COMPLETE", {"trained": True, "kind": POLISH, "polish_of": 0}),
+                            (2, "COMPLETE", {"trained": True, "kind": schema.FCN_IN_SPACE})):
+        study.add_trial(optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state), params={"a": a}, distributions=dist,
+            values=[0.5, 1.0] if state == "COMPLETE" else None, user_attrs=schema.attrs(**attrs)))
+    assert benchmark("selection_diagnosis").sampled_effort(study) == (
+        "sampled: 5 proposals of 3 architectures; 2 trained fully (1 architectures), 1 screened out, "
+        "1 not trained again (repeats)")
