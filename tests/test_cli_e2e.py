@@ -199,8 +199,9 @@ def test_show_and_studies_print_the_front_and_the_counts(searched, monkeypatch, 
     assert main(["studies"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("e2e "))
     c = counts(rows)
-    assert line.split()[1:11] == [str(c["trials"]), str(c["trained"]), str(c["seeded"]),
-                                  str(c["pruned_before_training"]), str(c["screened_out"]), str(c["failed"]),
+    assert line.split()[1:12] == [str(c["trials"]), str(c["trained"]), str(c["seeded"]),
+                                  str(c["pruned_before_training"]), str(c["screened_out"]), str(c["repeats"]),
+                                  str(c["failed"]),
                                   str(c["interrupted"]), str(c["running"] + c["waiting"]), str(len(front)),
                                   f"{best['score']:.3f}"]
     assert line.endswith(f"#{best['number']}")
