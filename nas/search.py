@@ -125,6 +125,44 @@ def settle(study, debts: dict[str, int]) -> None:
         request(study, run_id, done[run_id])
 
 
+def fail_orphaned(study) -> list[int]:
+    """Fail the running trials whose worker process on this machine is gone (killed, out of memory) and queue
+    each again, as Optuna's heartbeat check does (RetryHeartbeatStaleTrialCallback), but without waiting out the
+    grace and without needing the trial's heartbeat: a trial of a search killed with SIGKILL twice stayed
+    running through a resume in CI, the heartbeat check notwithstanding (tests/test_faults.py). Trials of other
+    machines are left to the heartbeat check. Returns their numbers."""
+    import optuna
+
+    from nas.study import MAX_RETRY
+
+    running = optuna.trial.TrialState.RUNNING
+    host, orphaned = socket.gethostname(), []
+    for t in study.get_trials(deepcopy=False, states=(running,)):
+        worker = schema.TrialRecord.read(t).worker or {}
+        pid = worker.get("pid")
+        if worker.get("host") != host or pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        try:
+            if not study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another process failed it first
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+        retry(study, study._storage.get_trial(t._trial_id))
+        orphaned.append(t.number)
+    return orphaned
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process has that number now
+        return True
+    return True
+
+
 def requeue_interrupted(study) -> list[int]:
     """Queue again the parameters of trials interrupted by Ctrl-C / SIGTERM (once each). Trials of a
     killed worker are failed and queued by Optuna's heartbeat check (RetryHeartbeatStaleTrialCallback)."""
@@ -407,6 +445,10 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
     if n_trials is not None:
         request(study, run_id, n_trials)
         settle(study, takes_over or {})
+    orphaned = fail_orphaned(study)
+    if orphaned:
+        log.info("Trial(s) %s lost their worker process (killed?): failed, and queued again.",
+                 ", ".join(map(str, orphaned)))
     outcome = SearchOutcome(requeued=requeue_interrupted(study))
     if outcome.requeued:
         log.info("Trying again the parameters of interrupted trial(s) %s.", ", ".join(map(str, outcome.requeued)))

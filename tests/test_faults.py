@@ -184,3 +184,27 @@ def test_processes_finishing_together_can_all_check_the_reports_folder(tmp_path,
         folders = list(pool.map(lambda _: nas.cli._reports_dir("pg"), range(400)))
     assert set(folders) == {tmp_path / "reports" / "pg"}
     assert list(folders[0].iterdir()) == []  # no probe left behind
+
+
+def test_a_running_trial_whose_worker_process_is_gone_is_failed_and_queued_again():
+    import socket
+
+    import optuna
+
+    from nas import schema
+    from nas.search import fail_orphaned
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process number nobody has now
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"a": optuna.distributions.IntDistribution(0, 9)}
+    here = socket.gethostname()
+    for pid, host in ((gone.pid, here), (os.getpid(), here), (gone.pid, "another-machine")):
+        trial = study.ask(dist)
+        schema.write(trial, worker={"host": host, "pid": pid})
+    assert fail_orphaned(study) == [0]  # alive, or on a machine the heartbeat check watches: left running
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "RUNNING", "RUNNING", "WAITING"]
+    retry = study.trials[3]
+    assert retry.system_attrs["failed_trial"] == 0 and retry.params == study.trials[0].params
+    assert fail_orphaned(study) == []  # once
