@@ -82,13 +82,14 @@ def main() -> None:
 def sampled_effort(study) -> str:
     """Where the sampler's proposals went: how many, how many distinct architectures, and how many of them
     were trained fully, screened out, or not trained again (repeats)."""
+    from nas.results import architecture_key
     from nas.schema import TrialRecord, sampled
 
     proposed, trained, screened, repeats = [], [], 0, 0
     for t in study.get_trials(deepcopy=False):
         if not sampled(t) or not t.params:
             continue
-        record, key = TrialRecord.read(t), tuple(sorted(t.params.items()))
+        record, key = TrialRecord.read(t), architecture_key(t.params)
         proposed.append(key)
         screened += bool(record.screened_out)
         repeats += bool(record.repeat_of)

@@ -16,7 +16,7 @@ from nas.baselines import Baseline
 from nas.data import Dataset, extra_folds
 from nas.formats import convert
 from nas.quantize import ConversionError, Int8Model
-from nas.results import earlier_polish
+from nas.results import architecture_key, earlier_polish
 from nas.train import Screen, TrainingError, as_model_input, batch_size_for, epochs_for, patience_for, seeded, train
 from search_spaces import get_space
 
@@ -96,10 +96,10 @@ MAX_TRIES = 2
 def earlier_tries(trials: list, trial) -> list[int]:
     """The other trials that trained, or are training, `trial`'s space architecture with the search's recipe
     (sampled or seeded in the space; not a polish, a baseline, a failed trial or a repeat)."""
-    key = tuple(sorted(trial.params.items()))
+    key = architecture_key(trial.params)
     tries = []
     for t in trials:
-        if t.number == trial.number or t.state.name == "FAIL" or tuple(sorted(t.params.items())) != key:
+        if t.number == trial.number or t.state.name == "FAIL" or architecture_key(t.params) != key:
             continue
         r = schema.TrialRecord.read(t)
         if r.baseline is None and r.recipe is not None and searched_recipe(r) and not r.repeat_of:
