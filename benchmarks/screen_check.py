@@ -11,7 +11,7 @@ nothing), beside the best test accuracy of any model the study trained.
 A "missed" candidate is one whose full training scored at least its rival's score: the screen stopped a model
 that would have been on the front by the rule the screen itself uses.
 
-Run: python benchmarks/screen_check.py STUDY --storage sqlite:///DIR/STUDY.db [--top 10]
+Run: python benchmarks/screen_check.py STUDY --storage sqlite:///DIR/STUDY.db [--top 10] [--like-fcn]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("study")
     parser.add_argument("--storage", required=True)
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--like-fcn", action="store_true",
+                        help="only the candidates laid out like FCN (the space's like_fcn): slow starters?")
     args = parser.parse_args()
 
     from nas.quiet import import_tensorflow
@@ -56,12 +58,15 @@ def main() -> None:
     best_test = max(m.accuracy(dataset.x_test, dataset.y_test) for _, _, m in shipped_models(study, config))
     screened = [(t, r) for t in study.trials if sampled(t)
                 for r in [TrialRecord.read(t)] if r.screened_out and r.screen and r.screen.get("rival") is not None]
-    chosen = sorted(screened, key=lambda tr: -margin(tr[1]))[: args.top]
-    print(f"{args.study}: {len(screened)} candidates screened out against a rival; the {len(chosen)} closest to "
+    like = [(t, r) for t, r in screened if space.like_fcn and space.like_fcn(t.params)]
+    chosen = sorted(like if args.like_fcn else screened, key=lambda tr: -margin(tr[1]))[: args.top]
+    print(f"{args.study}: {len(screened)} candidates screened out against a rival ({len(like)} laid out like FCN); "
+          f"the {len(chosen)}{' FCN-like' if args.like_fcn else ''} closest to "
           f"passing trained again to the end ({len(dataset.y_val)} validation, {len(dataset.y_test)} test series); "
           f"best int8 test of any trained model {best_test:.3f}")
     print(f"{'trial':>5} {'FCN-like':>8} {'epoch':>5} {'screen acc (stored/now)':>23} {'margin':>7} {'int8 val':>8} "
           f"{'rival':>11} {'missed':>6} {'int8 test':>9}")
+
     def retrain(t, r) -> tuple[float, float, float]:
         """The trial trained again to the end as the search began it: (float validation accuracy at the
         screening epoch, int8 validation accuracy, int8 test accuracy)."""
