@@ -180,14 +180,16 @@ def requeue_interrupted(study) -> list[int]:
     return [t.number for t in again]
 
 
-def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None) -> list[int]:
+def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None
+                 ) -> dict[int, list[str | None]]:
     """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front whose
     architecture has not had it yet, and for a space architecture that `second` gives a recipe for
     (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
     joins the front only if its own int8 score earns it, and the shipped model is always the one whose
-    score is reported. Returns the trial numbers polished."""
+    score is reported. Returns the trials polished, best score first, each with the schedules queued for it
+    (None: the polish recipe; "plateau": FCN's)."""
     if k <= 0:
-        return []
+        return {}
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     done = {polished_architecture(t, trials) for t in trials.values()} - {None}
 
@@ -209,7 +211,20 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
             schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
                            **({"baseline": r["baseline"]} if r["baseline"] else {}),
                            **({"recipe": recipe} if recipe else {}))
-    return [r["number"] for r, _ in chosen]
+    return {r["number"]: [(recipe or {}).get("schedule") for recipe in wanted] for r, wanted in chosen}
+
+
+def polish_message(polished: dict[int, list[str | None]]) -> str:
+    """What queue_polish queued, as the line a search prints before training it."""
+    long = ", ".join(str(n) for n, schedules in polished.items() if None in schedules)
+    fcn = ", ".join(str(n) for n, schedules in polished.items() if any(schedules))
+    recipe = f"{POLISH_FACTOR}x the epochs on augmented series"
+    if long and fcn:
+        return (f"Polishing the front: trial(s) {long} trained again for {recipe}, and {fcn} (laid out as FCN) "
+                "with FCN's schedule as well.")
+    if long:
+        return f"Polishing the front: trial(s) {long} trained again for {recipe}."
+    return f"Polishing the front: trial(s) {fcn} (laid out as FCN) trained again with FCN's schedule."
 
 
 def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:
@@ -469,14 +484,10 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
                                           run_id=run_id)
         if timeout is not None:
             break
-    outcome.polished = task.queue_polish(study, config)
-    if outcome.polished:
-        scheduled = sorted({r.polish_of for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"
-                            for r in [schema.TrialRecord.read(t)] if r.kind == schema.POLISH and r.schedule})
-        log.info("Polishing the front: trial(s) %s trained again for %sx the epochs on augmented series%s.",
-                 ", ".join(map(str, outcome.polished)), POLISH_FACTOR,
-                 f", and {', '.join(map(str, scheduled))} (laid out as FCN) with FCN's schedule as well"
-                 if scheduled else "")
+    polished = task.queue_polish(study, config)
+    outcome.polished = list(polished)
+    if polished:
+        log.info(polish_message(polished))
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
     started = time.perf_counter()
     outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage)

@@ -48,9 +48,10 @@ class Task:
     def seed(self, study, config: RunConfig, data, on_trial=None) -> None:
         """Trials that start a study before the sampler's own (once per study)."""
 
-    def queue_polish(self, study, config: RunConfig) -> list[int]:
-        """Front members queued to be trained again after the search; their trial numbers."""
-        return []
+    def queue_polish(self, study, config: RunConfig) -> dict[int, list[str | None]]:
+        """Front members queued to be trained again after the search: their trial numbers, each with the
+        schedules queued for it (nas.search.queue_polish)."""
+        return {}
 
     def cross_validate_finalists(self, study, config: RunConfig, data, *, jobs: int = 1,
                                  storage: str | None = None) -> list[int]:

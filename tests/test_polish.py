@@ -9,7 +9,7 @@ import pytest
 
 from nas import schema
 from nas.schema import POLISH, TrialRecord
-from nas.search import queue_polish
+from nas.search import polish_message, queue_polish
 from search_spaces import get_space
 
 SPECTRAL = get_space("spectral")
@@ -34,14 +34,14 @@ def _waiting(study):
 def test_the_best_front_members_are_queued_once_each():
     # front: #0 (0.90, 5 KB), #1 (0.80, 3 KB), #2 (0.95, 9 KB); #3 is dominated by #0
     study = _study([(10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000), (40, 0.70, 6000)])
-    assert queue_polish(study, 2) == [2, 0]  # best score first
+    assert list(queue_polish(study, 2)) == [2, 0]  # best score first
     queued = _waiting(study)
     assert [(t.system_attrs["fixed_params"], TrialRecord.read(t).kind, TrialRecord.read(t).polish_of)
             for t in queued] == [
         ({"width": 30}, POLISH, 2), ({"width": 10}, POLISH, 0)]
-    assert queue_polish(study, 2) == [1]  # the queued ones are not queued again
-    assert queue_polish(study, 2) == []
-    assert queue_polish(_study([(10, 0.9, 5000)]), 0) == []
+    assert queue_polish(study, 2) == {1: [None]}  # the queued ones are not queued again
+    assert queue_polish(study, 2) == {}
+    assert queue_polish(_study([(10, 0.9, 5000)]), 0) == {}
 
 
 def test_a_polished_model_on_the_front_is_not_polished_again():
@@ -53,7 +53,7 @@ def test_a_polished_model_on_the_front_is_not_polished_again():
     study.add_trial(optuna.trial.create_trial(  # a new front member after a resume: it gets its turn
         params={"width": 50}, distributions=DIST, values=[0.85, 2000],
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.85, cost={"flash_bytes": 2000})))
-    assert queue_polish(study, 3) == [2]
+    assert list(queue_polish(study, 3)) == [2]
 
 
 def test_a_polished_model_that_ties_its_original_takes_its_place_on_the_front():
@@ -155,7 +155,7 @@ def test_a_sampled_architecture_is_trained_twice_at_most_with_the_search_s_recip
     assert record.repeat_of == [0, 3] and not record.trained and record.estimate is not None
     c = counts(study_rows(study))
     assert (c["repeats"], c["pruned_before_training"], c["trained"]) == (1, 0, 3)
-    assert queue_polish(study, 3) == []  # and the architecture is not queued a third time
+    assert queue_polish(study, 3) == {}  # and the architecture is not queued a third time
 
 
 def _like_fcn(n_blocks=3, **changes):
@@ -188,20 +188,31 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
     def second(params):
         return schedule_polish(archs[params["arch"]], SPECTRAL)
 
-    assert queue_polish(study, 2, second) == [0, 1]
+    assert queue_polish(study, 2, second) == {0: [None, "plateau"], 1: [None]}
     queued = [(TrialRecord.read(t).polish_of, (TrialRecord.read(t).recipe or {}).get("schedule"))
               for t in _waiting(study)]
     assert queued == [(0, None), (0, "plateau"), (1, None)]  # the pooled net gets the polish recipe alone
-    assert queue_polish(study, 2, second) == []  # queued already, each recipe
+    assert queue_polish(study, 2, second) == {}  # queued already, each recipe
     # a study polished before the second recipe existed: the FCN-like member gets the missing one only
     study = optuna.create_study(directions=["maximize", "minimize"])
     study.add_trial(optuna.trial.create_trial(
         params={"arch": "fcn"}, distributions=dist, values=[0.9, 5000],
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.9, cost={"flash_bytes": 5000})))
     schema.enqueue(study, {"arch": "fcn"}, kind=POLISH, polish_of=0)
-    assert queue_polish(study, 2, second) == [0]
+    assert queue_polish(study, 2, second) == {0: ["plateau"]}
     assert [(TrialRecord.read(t).recipe or {}).get("schedule") for t in _waiting(study)] == [None, "plateau"]
 
+
+
+def test_the_polish_line_says_which_trials_get_which_recipe():
+    assert polish_message({12: [None], 33: [None]}) == (
+        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series.")
+    assert polish_message({12: [None, "plateau"], 33: [None]}) == (
+        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series, and 12 (laid out "
+        "as FCN) with FCN's schedule as well.")
+    # a member polished before the second recipe existed gets FCN's schedule alone: not "4x the epochs"
+    assert polish_message({5: ["plateau"]}) == (
+        "Polishing the front: trial(s) 5 (laid out as FCN) trained again with FCN's schedule.")
 
 def test_a_polish_queued_with_a_schedule_trains_with_it():
     from types import SimpleNamespace
