@@ -182,9 +182,9 @@ def requeue_interrupted(study) -> list[int]:
 
 def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None
                  ) -> dict[int, list[str | None]]:
-    """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front whose
-    architecture has not had it yet, and for a space architecture that `second` gives a recipe for
-    (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
+    """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front trained with
+    the search's recipe whose architecture has not had it yet, and for a space architecture that `second` gives
+    a recipe for (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
     joins the front only if its own int8 score earns it, and the shipped model is always the one whose
     score is reported. Returns the trials polished, best score first, each with the schedules queued for it
     (None: the polish recipe; "plateau": FCN's)."""
@@ -199,7 +199,10 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
         return [recipe for recipe in (None, *([extra] if extra else []))
                 if (key, (recipe or {}).get("schedule")) not in done]
 
-    front = [(r, wanted) for r in study_rows(study) if r["on_front"] and r["kind"] != schema.POLISH
+    # a member trained with a published schedule (a baseline with its own recipe: 2000 epochs) had a longer
+    # training than the polish recipe; polished, both such FCNs lost ~0.05 validation (docs/benchmarks.md)
+    front = [(r, wanted) for r in study_rows(study)
+             if r["on_front"] and r["kind"] != schema.POLISH and not r["schedule"]
              for wanted in [missing(r)] if wanted]
     chosen, seen = [], set()
     for r, wanted in sorted(front, key=lambda item: (-item[0]["score"], item[0]["flash_bytes"])):

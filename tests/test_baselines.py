@@ -123,11 +123,11 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     assert expected and [params for params, _ in in_space] == expected
     assert all(r.kind == FCN_IN_SPACE and r.trained and not r.screened_out for _, r in in_space)
     assert sum(r.kind not in (BASELINE, FCN_IN_SPACE, POLISH) for r in records) == 2  # --trials: the search's own
-    for r in records:  # a polished baseline is the same baseline, trained longer (with the polish recipe, also when
-        if r.kind == POLISH and records[r.polish_of].baseline:  # the front member was trained with its own recipe)
+    for r in records:  # a polished baseline is the same baseline, trained longer with the polish recipe; one
+        if r.kind == POLISH and records[r.polish_of].baseline:  # trained with its own recipe is not polished
             original = records[r.polish_of]
-            assert r.baseline == original.baseline
-            assert r.architecture == original.architecture.removesuffix(", its own recipe")
+            assert r.baseline == original.baseline and not original.schedule
+            assert r.architecture == original.architecture
     c = counts(study_rows(study))
     assert c["trained"] == sum(r.trained for r in records) and c["trials"] == len(records)
     assert main(["resume", "b", "--trials", "1"]) == 0  # seeded once per study

@@ -56,6 +56,19 @@ def test_a_polished_model_on_the_front_is_not_polished_again():
     assert list(queue_polish(study, 3)) == [2]
 
 
+
+def test_a_front_member_trained_with_its_published_schedule_is_not_polished():
+    # #1, a baseline trained with FCN's own recipe (2000 epochs), tops the front; the polish recipe is shorter
+    study = _study([(10, 0.90, 5000)])
+    study.add_trial(optuna.trial.create_trial(
+        params={"width": 20}, distributions=DIST, values=[0.95, 9000],
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.95, cost={"flash_bytes": 9000},
+                                kind=schema.BASELINE, recipe={"epochs": 2000, "schedule": "plateau"})))
+    study.add_trial(optuna.trial.create_trial(
+        params={"width": 30}, distributions=DIST, values=[0.80, 3000],
+        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.80, cost={"flash_bytes": 3000})))
+    assert list(queue_polish(study, 2)) == [0, 2]  # the slot goes to the next member trained as the search trains
+
 def test_a_polished_model_that_ties_its_original_takes_its_place_on_the_front():
     from nas.results import study_rows
 
