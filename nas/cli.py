@@ -543,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "search starts where an engineer would")
     s.add_argument("--baseline-epochs", type=_non_negative_int, default=PUBLISHED_EPOCHS,
                    help=f"with --baselines: epochs of FCN's own recipe (default {PUBLISHED_EPOCHS}, as published; "
-                        "0: the baselines learn with the search's recipe only)")
+                        "0: the baselines learn with the search's recipe only); FCN's schedule as a polish "
+                        "(500 epochs) is never longer")
     s.add_argument("--formats", type=_formats, default=None,
                    help="what every trained model is converted to, scored in TFLM and costed as, each a point of "
                         f"its own: any of {', '.join(FORMATS)} (default: int8 for classifiers, all three for "

@@ -155,15 +155,18 @@ def polish_recipe(n_train: int, epochs: int) -> dict:
 SCHEDULE_POLISH_EPOCHS = 500  # FCN's schedule as the second polish of an FCN-like front member (measured at 500)
 
 
-def schedule_polish(params: dict, space) -> dict | None:
+def schedule_polish(params: dict, space, published_epochs: int = 0) -> dict | None:
     """A second polish recipe for a front member laid out like FCN (`space.like_fcn`, a search_spaces.Space;
     the spectral space has one): FCN's own schedule (nas.train's "plateau", SCHEDULE_POLISH_EPOCHS, the
     BatchNorm statistics recomputed at the end), which lifted such nets 0.04-0.08 over the polish recipe on
     OSULeaf and lowered separable and pooled ones (docs/benchmarks.md); None for any other architecture.
-    Both polishes are trials of their own; the finalists' cross-validation chooses between them."""
+    Never longer than FCN's published recipe as the study trains its baselines (`published_epochs`,
+    `--baseline-epochs`; 0: not shortened). Both polishes are trials of their own; the finalists'
+    cross-validation chooses between them."""
     if space.like_fcn is None or not space.like_fcn(params):
         return None
-    return {"epochs": SCHEDULE_POLISH_EPOCHS, "patience": None, "augment": False, "schedule": "plateau"}
+    epochs = min(SCHEDULE_POLISH_EPOCHS, published_epochs) if published_epochs else SCHEDULE_POLISH_EPOCHS
+    return {"epochs": epochs, "patience": None, "augment": False, "schedule": "plateau"}
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:

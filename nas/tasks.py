@@ -188,7 +188,8 @@ class ClassificationTask(Task):
         from search_spaces import get_space
 
         space = get_space(config.space, config.space_version)
-        second = (partial(schedule_polish, space=space) if config.objective.finalists > 0 and space.like_fcn
+        second = (partial(schedule_polish, space=space, published_epochs=config.objective.baseline_epochs)
+                  if config.objective.finalists > 0 and space.like_fcn
                   else None)
         return queue_polish(study, config.objective.polish, second)
 

@@ -182,6 +182,8 @@ def test_only_fcn_like_architectures_get_fcn_s_schedule_as_a_second_polish():
     from nas.objective import schedule_polish
 
     assert schedule_polish(_like_fcn(), SPECTRAL)["schedule"] == "plateau"
+    # FCN's schedule, never longer than FCN's own recipe as the study trains it (--baseline-epochs)
+    assert [schedule_polish(_like_fcn(), SPECTRAL, n)["epochs"] for n in (0, 2000, 40)] == [500, 500, 40]
     for changes in ({"separable_1": True}, {"stride_0": 2}, {"pool_2": 2}, {"head": "flatten"}):
         assert schedule_polish(_like_fcn(**changes), SPECTRAL) is None, changes
     assert schedule_polish(_like_fcn(), get_space("mlp")) is None  # a space that lays nothing out as FCN
