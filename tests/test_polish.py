@@ -56,7 +56,6 @@ def test_a_polished_model_on_the_front_is_not_polished_again():
     assert list(queue_polish(study, 3)) == [2]
 
 
-
 def test_a_front_member_trained_with_its_published_schedule_is_not_polished():
     # #1, a baseline trained with FCN's own recipe (2000 epochs), tops the front; the polish recipe is shorter
     study = _study([(10, 0.90, 5000)])
