@@ -83,9 +83,10 @@ def screening_epoch(epochs: int) -> int:
     return max(3, epochs // 4)
 
 
-def searched_recipe(record: schema.TrialRecord) -> bool:
-    """Whether a trial was trained with the search's own recipe (not a polish, not a published schedule)."""
-    return record.kind != schema.POLISH and not record.schedule
+def searched_recipe(kind: str, schedule: str | None) -> bool:
+    """Whether a trial of `kind` (schema.TrialRecord.kind) trained with `schedule` (TrialRecord.schedule) was
+    trained with the search's own recipe: not a polish, not a published schedule."""
+    return kind != schema.POLISH and not schedule
 
 
 # Trainings of one sampled architecture with the search's recipe. TPE proposes a good point again and again: in a
@@ -103,7 +104,7 @@ def earlier_tries(trials: list, trial) -> list[int]:
         if t.number == trial.number or t.state.name == "FAIL" or architecture_key(t.params) != key:
             continue
         r = schema.TrialRecord.read(t)
-        if r.baseline is None and r.recipe is not None and searched_recipe(r) and not r.repeat_of:
+        if r.baseline is None and r.recipe is not None and searched_recipe(r.kind, r.schedule) and not r.repeat_of:
             tries.append(t.number)
     return tries
 
@@ -129,7 +130,7 @@ def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
         gains = [r.val_accuracy_float - r.screen_accuracy for _, r in done if r.screen_accuracy is not None]
         gain = float(np.quantile(gains, 0.9)) if len(gains) >= 5 else SCREEN_DEFAULT_GAIN
         gain = max(gain, SCREEN_MIN_GAIN)
-        rivals = [t for t, r in done if t.values[1] <= flash_estimate and searched_recipe(r)]
+        rivals = [t for t, r in done if t.values[1] <= flash_estimate and searched_recipe(r.kind, r.schedule)]
         best = max(rivals, key=lambda t: t.values[0], default=None)
         passed = best is None or accuracy + gain >= best.values[0]
         schema.write(trial, screen={"epoch": rung, "val_accuracy_float": round(accuracy, 4),

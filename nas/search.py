@@ -19,7 +19,7 @@ from cost_models import Budget
 from nas import schema
 from nas.baselines import PUBLISHED_EPOCHS
 from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
-from nas.objective import POLISH_FACTOR, RECOVERABLE
+from nas.objective import POLISH_FACTOR, RECOVERABLE, searched_recipe
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
 from nas.quiet import import_tensorflow
@@ -201,8 +201,7 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
 
     # a member trained with a published schedule (a baseline with its own recipe: 2000 epochs) had a longer
     # training than the polish recipe; polished, both such FCNs lost ~0.05 validation (docs/benchmarks.md)
-    front = [(r, wanted) for r in study_rows(study)
-             if r["on_front"] and r["kind"] != schema.POLISH and not r["schedule"]
+    front = [(r, wanted) for r in study_rows(study) if r["on_front"] and searched_recipe(r["kind"], r["schedule"])
              for wanted in [missing(r)] if wanted]
     chosen, seen = [], set()
     for r, wanted in sorted(front, key=lambda item: (-item[0]["score"], item[0]["flash_bytes"])):
