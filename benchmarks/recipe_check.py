@@ -201,6 +201,27 @@ def summary(scores: dict, recipes: list[str]) -> str:
                     scores[recipe][:, :, 0].mean(1) - scores[recipe[:-len(suffix)]][:, :, 0].mean(1))
                 lines.append(f"{recipe} against {recipe[:-len(suffix)]} on {paired_on}: {mean:+.3f} ± {se:.3f}, "
                              f"wins/ties/losses {wins}/{ties}/{losses}")
+    if len(base) >= 3:
+        lines.append(rank_agreement(scores, recipes))
+    return "\n".join(lines)
+
+
+def rank_agreement(scores: dict, recipes: list[str]) -> str:
+    """Whether the first recipe orders the architectures as each other recipe does: Spearman's rho between
+    their seed means, and between one training of the first recipe (what a search ranks by; the mean over
+    its seeds of rho) and the other recipe's seed mean. A short recipe that ranks as a long one does can
+    choose the architectures for the long one to train."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    first = scores[recipes[0]][:, :, 0]
+    lines = []
+    for recipe in recipes[1:]:
+        other = scores[recipe][:, :, 0].mean(1)
+        singles = [spearmanr(first[:, s], other).statistic for s in range(first.shape[1])]
+        lines.append(f"rank agreement of {recipe} with {recipes[0]} over {len(other)} architectures, Spearman's rho: "
+                     f"{spearmanr(first.mean(1), other).statistic:+.2f} with {recipes[0]}'s seed means, "
+                     f"{np.nanmean(singles):+.2f} with one {recipes[0]} training (mean over seeds)")
     return "\n".join(lines)
 
 

@@ -147,3 +147,13 @@ def test_listed_architectures_are_built_as_written_and_refused_over_budget(tmp_p
     path.write_text("{}")
     with pytest.raises(SystemExit, match="not a JSON list"):
         module.listed(str(path), (64, 1), 3, device, Budget())
+
+
+def test_rank_agreement_says_whether_the_first_recipe_orders_the_architectures_as_another_does():
+    # 4 architectures x 2 seeds: "same" orders them as "a" does, "reverse" the other way round
+    a = np.array([[0.5, 0.5], [0.6, 0.6], [0.7, 0.7], [0.8, 0.8]])
+    scores = {name: np.stack([acc, np.ones_like(acc)], axis=-1)
+              for name, acc in (("a", a), ("same", a + 0.1), ("reverse", a[::-1]))}
+    text = benchmark("recipe_check").summary(scores, ["a", "same", "reverse"])
+    assert "rank agreement of same with a over 4 architectures, Spearman's rho: +1.00 with a's seed means, +1.00" in text
+    assert "rank agreement of reverse with a over 4 architectures, Spearman's rho: -1.00 with a's seed means, -1.00" in text
