@@ -68,6 +68,7 @@ def test_a_front_member_trained_with_its_published_schedule_is_not_polished():
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.80, cost={"flash_bytes": 3000})))
     assert list(queue_polish(study, 2)) == [0, 2]  # the slot goes to the next member trained as the search trains
 
+
 def test_a_polished_model_that_ties_its_original_takes_its_place_on_the_front():
     from nas.results import study_rows
 
