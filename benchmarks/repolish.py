@@ -8,7 +8,10 @@ already run, the same candidates on both sides, without running a search per rul
 The copy's trials write their models to the study's artifact folder (as the original's did); the original
 database is only read.
 
-Run: python benchmarks/repolish.py STUDY --storage sqlite:///DIR/STUDY.db --copy COPY.db [--jobs 2]
+`--polish K` and `--finalists K` replace the study's own counts for this run (not in the stored configuration).
+
+Run: python benchmarks/repolish.py STUDY --storage sqlite:///DIR/STUDY.db --copy COPY.db [--jobs 2] [--polish K]
+     [--finalists K]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +32,8 @@ def main() -> None:
     parser.add_argument("--storage", required=True, help="the kept study (sqlite:///PATH), only read")
     parser.add_argument("--copy", required=True, help="a new database file for the copy")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--polish", type=int, help="front members to polish (default: the study's --polish)")
+    parser.add_argument("--finalists", type=int, help="finalists to cross-validate (default: the study's)")
     args = parser.parse_args()
     source = Path(args.storage.removeprefix("sqlite:///"))
     copy = Path(args.copy)
@@ -45,6 +51,8 @@ def main() -> None:
     from nas.study import load
 
     study, config = load(args.study, storage)
+    overrides = {k: v for k, v in (("polish", args.polish), ("finalists", args.finalists)) if v is not None}
+    config = replace(config, objective=replace(config.objective, **overrides))
     before = {t.number for t in study.trials}
     known = set(StudyRecord.read(study).finalists)
     _setup_tensorflow()
