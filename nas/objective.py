@@ -287,9 +287,8 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
                 raise optuna.TrialPruned(f"trials {', '.join(map(str, tries))} trained this architecture already")
 
         keras.backend.clear_session()
+        model = seeded(build, seed + trial.number)
         recipe = recipe_for(trial, dataset, n_epochs)
-        trial_seed = seed + recipe.get("polish_of", trial.number)
-        model = seeded(build, trial_seed)
         # distillation helped the long recipe only (docs/benchmarks.md): the search's own candidates learn labels
         distil = targets is not None and "polish_of" in recipe
         if distil:
@@ -302,7 +301,7 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             result = train(model, dataset.x_train, targets if distil else dataset.y_train, dataset.x_val,
                            val_onehot if distil else dataset.y_val,
                            loss="categorical_crossentropy" if distil else "sparse_categorical_crossentropy",
-                           epochs=recipe["epochs"], seed=trial_seed, time_limit_s=time_limit_s,
+                           epochs=recipe["epochs"], seed=seed + trial.number, time_limit_s=time_limit_s,
                            patience=recipe["patience"], augment=recipe["augment"],
                            schedule=recipe.get("schedule", "early_stop"),
                            screen=make_screen(trial, recipe["epochs"], predicted.flash_bytes) if screen else None)

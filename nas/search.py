@@ -23,7 +23,7 @@ from nas.objective import POLISH_FACTOR, RECOVERABLE, searched_recipe
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
 from nas.quiet import import_tensorflow
-from nas.results import architecture_key, pareto_front, polished_architecture, study_rows
+from nas.results import architecture_key, polished_architecture, study_rows
 from nas.study import artifact_store
 from nas.tasks import task_for
 
@@ -199,11 +199,10 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
         return [recipe for recipe in (None, *([extra] if extra else []))
                 if (key, (recipe or {}).get("schedule")) not in done]
 
-    # The front of the trials trained with the search's recipe: a baseline trained with its published schedule
-    # (2000 epochs) is not polished (polished, both such FCNs lost ~0.05 validation), and it does not push the
-    # search's best candidates off the front the polish chooses from either, as it did at 40 ms on OSULeaf
-    searched = pareto_front([r for r in study_rows(study) if searched_recipe(r["kind"], r["schedule"])])
-    front = [(r, wanted) for r in searched for wanted in [missing(r)] if wanted]
+    # a member trained with a published schedule (a baseline with its own recipe: 2000 epochs) had a longer
+    # training than the polish recipe; polished, both such FCNs lost ~0.05 validation (docs/benchmarks.md)
+    front = [(r, wanted) for r in study_rows(study) if r["on_front"] and searched_recipe(r["kind"], r["schedule"])
+             for wanted in [missing(r)] if wanted]
     chosen, seen = [], set()
     for r, wanted in sorted(front, key=lambda item: (-item[0]["score"], item[0]["flash_bytes"])):
         if r["number"] not in seen and len(chosen) < k:  # a trial with several formats on the front: once
