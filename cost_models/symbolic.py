@@ -132,6 +132,15 @@ class ReLU(_Layer):
         return x.shape
 
 
+class Add(_Layer):
+    """Element-wise sum of same-shaped inputs (a residual connection)."""
+
+    def output_shape(self, xs):
+        if len({x.shape for x in xs}) != 1:
+            raise ValueError(f"Add of differently shaped inputs: {[x.shape for x in xs]}")
+        return xs[0].shape
+
+
 class Model:
     def __init__(self, inputs, outputs, name=None) -> None:
         self.inputs = inputs if isinstance(inputs, list) else [inputs]
@@ -150,5 +159,5 @@ def Input(shape, batch_size=None, name=None, **kw):  # noqa: N802 - Keras' spell
 layers = SimpleNamespace(Conv2D=Conv2D, DepthwiseConv2D=DepthwiseConv2D, MaxPooling2D=MaxPooling2D,
                          AveragePooling2D=AveragePooling2D, GlobalAveragePooling2D=GlobalAveragePooling2D,
                          Flatten=Flatten, Dense=Dense, Dropout=Dropout,
-                         BatchNormalization=BatchNormalization, ReLU=ReLU)
+                         BatchNormalization=BatchNormalization, ReLU=ReLU, Add=Add)
 keras = SimpleNamespace(Input=Input, Model=Model, layers=layers)

@@ -267,10 +267,9 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
             baseline = Baseline.from_dict(record.baseline)
 
             def build(keras_module=None):
-                return baseline.build(dataset.input_shape, len(dataset.classes))
+                return baseline.build(dataset.input_shape, len(dataset.classes), keras=keras_module)
 
-            keras.backend.clear_session()
-            shape_only = build()
+            shape_only = build(symbolic.keras)
             published = record.recipe and record.recipe.get("schedule")
             schema.write(trial, architecture=baseline.describe() + (", its own recipe" if published else ""))
         predicted = estimate_formats(shape_only, device, formats, budget)

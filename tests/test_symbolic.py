@@ -25,3 +25,15 @@ def test_symbolic_and_keras_builds_agree_for_every_space():
             real = space.build(optuna.trial.FixedTrial(trial.params), input_shape=shape, n_outputs=4)
             assert _strip(graph_from_keras(sym)) == _strip(graph_from_keras(real)), trial.params
             study.tell(trial, 0.0)
+
+
+def test_symbolic_and_keras_builds_agree_for_every_baseline():
+    # nas.baselines fits the baselines to a budget on the shape-only build: it must be the graph the model has
+    from nas.baselines import NAMES, Baseline
+
+    for name in NAMES:
+        for divisor, strides, shape in ((1, (1, 1, 1), (150, 1)), (8, (4, 2, 2), (427, 1)), (32, (16, 2, 1), (29, 12))):
+            baseline = Baseline(name, divisor, strides)
+            sym = baseline.build(shape, 5, keras=symbolic.keras)
+            real = baseline.build(shape, 5)
+            assert _strip(graph_from_keras(sym)) == _strip(graph_from_keras(real)), (name, divisor, strides, shape)
