@@ -37,17 +37,15 @@ def finalists_for(n_val: int | None) -> int:
 
 def pick(study, k: int) -> list[int]:
     """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties) and the
-    other trainings of each one's architecture, the original it polished and its polishes (same bytes: the one
-    the validation split ranks lower is off the front, and that split chose the original for a score that
-    carries the luck of its pick, which its polish's does not; docs/benchmarks.md), then each seeded baseline
-    architecture at its best score (itself or its polish); trained, within budget."""
+    other polishes of the same architecture (a polish with FCN's schedule beside the polish recipe: one split
+    cannot choose between them, and the one it ranks lower is off the front, same bytes, lower score), then
+    each seeded baseline architecture at its best score (itself or its polish); trained, within budget."""
     rows = [r for r in study_rows(study) if r["shipped"] and r["state"] == "complete" and r["trained"]
             and r["feasible"] and r["score"] is not None]
     ranked = sorted(rows, key=lambda r: (-r["score"], r["flash_bytes"]))
     chosen = [r["number"] for r in ranked if r["on_front"]][:k]
-    originals = {r["number"] if r["polish_of"] is None else r["polish_of"] for r in ranked if r["number"] in chosen}
-    chosen += [r["number"] for r in ranked
-               if (r["number"] in originals or r["polish_of"] in originals) and r["number"] not in chosen]
+    polished = {r["polish_of"] for r in ranked if r["number"] in chosen} - {None}
+    chosen += [r["number"] for r in ranked if r["polish_of"] in polished and r["number"] not in chosen]
     best_baseline: dict = {}
     for r in ranked:
         if r["baseline"] is not None:

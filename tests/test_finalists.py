@@ -146,7 +146,7 @@ def test_finalists_by_default_only_where_the_validation_split_is_small():
     assert finalists_for(None) == 0  # teacher rows (mlp space)
 
 
-def test_a_finalist_polish_brings_its_original_and_the_other_polish_of_its_architecture():
+def test_a_finalist_polish_brings_the_other_polish_of_its_architecture():
     # #0, #1 searched; #2 polishes #0 with the polish recipe, #3 with FCN's schedule: the same bytes, a lower score
     study = _study([(10, 0.80, 5000), (20, 0.70, 3000)])
     for acc, recipe in ((0.90, None), (0.85, {"schedule": "plateau"})):
@@ -155,16 +155,5 @@ def test_a_finalist_polish_brings_its_original_and_the_other_polish_of_its_archi
             user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": 5000},
                                     kind=schema.POLISH, polish_of=0, **({"recipe": recipe} if recipe else {}))))
     assert sorted(r["number"] for r in study_rows(study) if r["on_front"]) == [1, 2]  # #3 is off the front
-    assert pick(study, 1) == [2, 3, 0]  # yet a finalist beside its sibling, and the original #0 (0.80) too
-    assert pick(study, 2) == [2, 1, 3, 0]
-
-
-def test_a_finalist_original_brings_the_polish_its_validation_score_kept_off_the_front():
-    # #2 polishes #0 and scores lower on the validation split that chose #0: off the front, yet a finalist
-    study = _study([(10, 0.90, 5000), (20, 0.70, 3000)])
-    study.add_trial(optuna.trial.create_trial(
-        params={"width": 10}, distributions=DIST, values=[0.85, 5000],
-        user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.85, cost={"flash_bytes": 5000},
-                                kind=schema.POLISH, polish_of=0)))
-    assert sorted(r["number"] for r in study_rows(study) if r["on_front"]) == [0, 1]
-    assert pick(study, 1) == [0, 2]
+    assert pick(study, 1) == [2, 3]  # yet a finalist beside its sibling
+    assert pick(study, 2) == [2, 1, 3]
