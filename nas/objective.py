@@ -97,11 +97,16 @@ MAX_TRIES = 2
 
 def earlier_tries(trials: list, trial) -> list[int]:
     """The other trials that trained, or are training, `trial`'s space architecture with the search's recipe
-    (sampled or seeded in the space; not a polish, a baseline, a failed trial or a repeat)."""
+    (sampled or seeded in the space; not a polish, a baseline, a failed trial or a repeat). A trial counts once it
+    has recorded its recipe, which the objective does before it counts; of two tries running at once only the
+    lower-numbered one counts for the other, so the later one yields (two workers that started 0.25 s apart both
+    trained a third try when each counted before the other had recorded its recipe)."""
     key = architecture_key(trial.params)
     tries = []
     for t in trials:
         if t.number == trial.number or t.state.name == "FAIL" or architecture_key(t.params) != key:
+            continue
+        if t.state.name == "RUNNING" and t.number > trial.number:
             continue
         r = schema.TrialRecord.read(t)
         if r.baseline is None and r.recipe is not None and searched_recipe(r.kind, r.schedule) and not r.repeat_of:
@@ -278,6 +283,12 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
         else:  # benchmark arm: train it anyway, but keep what the estimate said
             schema.write(trial, estimate=predicted.to_dict(),
                          broken_by_estimate=predicted.broken(budget))
+        recipe = recipe_for(trial, dataset, n_epochs)
+        # distillation helped the long recipe only (docs/benchmarks.md): the search's own candidates learn labels
+        distil = targets is not None and "polish_of" in recipe
+        if distil:
+            recipe = {**recipe, "distilled": True}
+        schema.write(trial, recipe=recipe)  # first: a try that another worker counts (earlier_tries)
         if schema.sampled(trial):
             tries = earlier_tries(trial.study.get_trials(deepcopy=False), trial)
             if len(tries) >= MAX_TRIES:  # pruned: TPE counts it among the worse points and moves on
@@ -287,12 +298,6 @@ def make_objective(*, space_name: str, dataset: Dataset, device: Device, budget:
 
         keras.backend.clear_session()
         model = seeded(build, seed + trial.number)
-        recipe = recipe_for(trial, dataset, n_epochs)
-        # distillation helped the long recipe only (docs/benchmarks.md): the search's own candidates learn labels
-        distil = targets is not None and "polish_of" in recipe
-        if distil:
-            recipe = {**recipe, "distilled": True}
-        schema.write(trial, recipe=recipe)
         # a polish trial is a front member already; a baseline is the reference, trained whatever it scores
         screen = multi_fidelity and "polish_of" not in recipe and record.kind not in schema.SEEDED_KINDS
 

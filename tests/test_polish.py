@@ -171,6 +171,25 @@ def test_a_sampled_architecture_is_trained_twice_at_most_with_the_search_s_recip
     assert queue_polish(study, 3) == {}  # and the architecture is not queued a third time
 
 
+def test_of_two_tries_running_at_once_the_later_numbered_one_yields():
+    # #0 trained the architecture; #1 and #2 are tries of it that two workers started at once, each recording its
+    # recipe before counting: #2 counts #0 and #1 and is a repeat, #1 does not count #2 and trains
+    from nas.objective import MAX_TRIES, earlier_tries
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.add_trial(optuna.trial.create_trial(
+        params={"width": 10}, distributions=DIST, values=[0.80, 5000],
+        user_attrs=schema.attrs(trained=True, feasible=True, recipe={"epochs": 1}, cost={"flash_bytes": 5000})))
+    for _ in range(2):
+        study.enqueue_trial({"width": 10})
+        schema.write(study.ask(fixed_distributions=DIST), recipe={"epochs": 1})
+    trials = study.get_trials(deepcopy=False)
+    later, earlier = trials[2], trials[1]
+    assert MAX_TRIES == 2
+    assert earlier_tries(trials, later) == [0, 1]
+    assert earlier_tries(trials, earlier) == [0]
+
+
 def _like_fcn(n_blocks=3, **changes):
     params = {"n_blocks": n_blocks, "head": "global_avg", "dense": 8,
               **{f"{name}_{i}": value for i in range(n_blocks) for name, value in
