@@ -44,7 +44,7 @@ def main() -> None:
     shutil.copyfile(source, copy)
     storage = f"sqlite:///{copy.resolve()}"
 
-    from nas.cli import _setup_tensorflow
+    from nas.quiet import import_tensorflow
     from nas.results import study_rows
     from nas.schema import StudyRecord, TrialRecord
     from nas.search import search
@@ -55,7 +55,7 @@ def main() -> None:
     config = replace(config, objective=replace(config.objective, **overrides))
     before = {t.number for t in study.trials}
     known = set(StudyRecord.read(study).finalists)
-    _setup_tensorflow()
+    import_tensorflow()
     started = time.perf_counter()
     outcome = search(study, config, storage=storage, n_trials=0, jobs=args.jobs)
     rows = {r["number"]: r for r in study_rows(study)}
