@@ -9,15 +9,21 @@ The copy's trials write their models to the study's artifact folder (as the orig
 database is only read.
 
 `--polish K` and `--finalists K` replace the study's own counts for this run (not in the stored configuration).
+`--fresh-finalists all` removes the copy's cross-validated finalists first, so this code picks and cross-validates
+them again (a change to the finalists' folds is measured on the same trained candidates); `--fresh-finalists
+early-stopped` only those whose recipe stopped early (the ones whose folds changed with 2026-12-07's rule), and
+keeps the stored accuracy of those trained with a blind schedule (FCN's published recipe: 4 trainings of 2000
+epochs each to redo).
 
 Run: python benchmarks/repolish.py STUDY --storage sqlite:///DIR/STUDY.db --copy COPY.db [--jobs 2] [--polish K]
-     [--finalists K]
+     [--finalists K] [--fresh-finalists all|early-stopped]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sqlite3
 import sys
 import time
 from dataclasses import replace
@@ -34,6 +40,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--polish", type=int, help="front members to polish (default: the study's --polish)")
     parser.add_argument("--finalists", type=int, help="finalists to cross-validate (default: the study's)")
+    parser.add_argument("--fresh-finalists", choices=("all", "early-stopped"),
+                        help="cross-validate the finalists again (all, or those whose recipe stopped early)")
     args = parser.parse_args()
     source = Path(args.storage.removeprefix("sqlite:///"))
     copy = Path(args.copy)
@@ -42,6 +50,8 @@ def main() -> None:
     if copy.exists():
         sys.exit(f"{copy} exists; give --copy a new file")
     shutil.copyfile(source, copy)
+    if args.fresh_finalists:
+        drop_finalists(args.study, copy, early_stopped_only=args.fresh_finalists == "early-stopped")
     storage = f"sqlite:///{copy.resolve()}"
 
     from nas.quiet import import_tensorflow
@@ -73,6 +83,22 @@ def main() -> None:
     for n, v in sorted(new.items(), key=lambda item: -item[1]["accuracy"]):
         print(f"  new finalist {n}: pooled {v['accuracy']:.3f}")
     print(f"Polished: {outcome.polished or 'none'}; cross-validated: {outcome.finalists or 'none'}.")
+
+
+def drop_finalists(name: str, copy: Path, *, early_stopped_only: bool) -> None:
+    """Remove the cross-validated finalists stored in the study copy (all, or those trained with early stopping)."""
+    from nas.schema import FINALIST_PREFIX, StudyRecord, TrialRecord
+    from nas.study import load
+
+    study, _ = load(name, f"sqlite:///{copy.resolve()}")
+    drop = [n for n in StudyRecord.read(study).finalists
+            if not early_stopped_only or TrialRecord.read(study.trials[n]).schedule is None]
+    db = sqlite3.connect(copy)  # Optuna has no call that removes a study attribute
+    with db:
+        db.executemany("DELETE FROM study_user_attributes WHERE key = ?", [(f"{FINALIST_PREFIX}{n}",) for n in drop])
+    db.close()
+    print(f"{name}: finalist(s) {', '.join(map(str, drop)) or 'none'} removed from the copy, to be cross-validated "
+          "again")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ One validation split of a few tens of series cannot rank the top of a search: th
 are the ones its noise favoured, and many tie (docs/benchmarks.md, "Choosing among the finalists"). So
 after the polish, the front's best members and every seeded hand-made baseline are trained again on k-1
 more folds of training + validation data, each with the recipe it was trained with
-(nas.objective.cross_validated_accuracy: fold 0 is the model that ships, on the validation split). The
-pooled k-fold accuracy of its shipped format is stored in the study, one attribute per finalist, and the
+(nas.objective.cross_validated_accuracy: fold 0 is the model that ships, on the validation split; a recipe
+that stops early trains the other folds for the epochs it kept, and its fold 0 does not count, since early
+stopping chose those weights on it). The pooled accuracy of its shipped format over the folds held out from
+training is stored in the study, one attribute per finalist, and the
 model a search recommends is the best of them (nas.results.recommended). The front itself stays ranked
 by the search's score.
 
@@ -39,17 +41,20 @@ def pick(study, k: int) -> list[int]:
     """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties) and the
     other polishes of the same architecture (a polish with FCN's schedule beside the polish recipe: one split
     cannot choose between them, and the one it ranks lower is off the front, same bytes, lower score), then
-    each seeded baseline architecture at its best score (itself or its polish); trained, within budget."""
+    each seeded baseline architecture at its best score (itself or its polish), once among its trainings that
+    early stopping chose and once among those of a blind schedule (its published recipe): early stopping reads
+    the validation split it is scored on, so those scores cannot rank one kind against the other; trained,
+    within budget."""
     rows = [r for r in study_rows(study) if r["shipped"] and r["state"] == "complete" and r["trained"]
             and r["feasible"] and r["score"] is not None]
     ranked = sorted(rows, key=lambda r: (-r["score"], r["flash_bytes"]))
     chosen = [r["number"] for r in ranked if r["on_front"]][:k]
     polished = {r["polish_of"] for r in ranked if r["number"] in chosen} - {None}
     chosen += [r["number"] for r in ranked if r["polish_of"] in polished and r["number"] not in chosen]
-    best_baseline: dict = {}
+    best_baseline: dict = {}  # per architecture and kind of recipe: early stopping flatters its validation scores
     for r in ranked:
         if r["baseline"] is not None:
-            best_baseline.setdefault(architecture_key(r["params"], r["baseline"]), r["number"])
+            best_baseline.setdefault((architecture_key(r["params"], r["baseline"]), bool(r["schedule"])), r["number"])
     return chosen + [n for n in best_baseline.values() if n not in chosen]
 
 
@@ -117,13 +122,25 @@ def cross_validate_one(study, config, data, n: int, folds: int) -> bool:
             builder(space, trial, record, data.input_shape, len(data.classes)), data, folds,
             {fmt: int(round(val * len(data.y_val)))}, epochs=record.recipe["epochs"], seed=config.seed + n,
             fold_seed=config.seed, time_limit_s=config.trial_time_limit_s, patience=record.recipe["patience"],
-            augment=record.recipe["augment"], schedule=record.schedule or "early_stop")
+            augment=record.recipe["augment"], schedule=record.schedule or "early_stop", best_epoch=kept_epoch(record))
     except RECOVERABLE as exc:  # one finalist that cannot be trained again must not lose the search
         log.debug("Finalist trial %d: %s", n, exc)
         return False
     accuracy, per_fold = pooled[fmt]
     schema.write_finalist(study, n, accuracy, per_fold, fmt)
     return True
+
+
+def kept_epoch(record: schema.TrialRecord) -> int | None:
+    """The epoch (from 1) whose weights early stopping kept in the trial's model: as recorded, or for a trial
+    recorded before that, its epochs run less the patience when it stopped before its last epoch (early stopping
+    runs that many past the best). None for a trial that did not stop early and a blind schedule's."""
+    if record.best_epoch is not None or record.schedule or record.epochs_run is None or not record.recipe:
+        return record.best_epoch
+    planned, patience = record.recipe["epochs"], record.recipe.get("patience")
+    if patience and record.epochs_run < planned:
+        return max(1, record.epochs_run - patience)
+    return None
 
 
 def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int) -> list[int]:

@@ -55,6 +55,7 @@ class TrialRecord:
     screen_accuracy: float | None = None  # float val accuracy at the screening epoch
     epochs_run: int | None = None
     epochs_planned: int | None = None
+    best_epoch: int | None = None  # early stopping: the epoch (from 1) whose weights were kept
     train_seconds: float | None = None
     fail_reason: str | None = None
     # the shipped model
