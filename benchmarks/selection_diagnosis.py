@@ -1,8 +1,9 @@
 """Diagnosis, not a selection rule: the int8 *test* accuracy of every trained feasible model of a study,
 grouped by the score the search ranked it by (int8 validation accuracy, or the cross-validated int8
-accuracy when the study used it), with the rank correlation of score and test accuracy. It shows how
-well the score can tell models apart (on GunPoint's 10 validation series, many models tie at 1.000
-with very different test accuracies). Nothing here feeds back into a search.
+accuracy when the study used it), with the rank correlation of score and test accuracy, and per kind of recipe
+how much higher its models scored on validation than on test (early stopping chooses on the validation split).
+It shows how well the score can tell models apart (on GunPoint's 10 validation series, many models tie at
+1.000 with very different test accuracies). Nothing here feeds back into a search.
 
 Run: python benchmarks/selection_diagnosis.py STUDY --storage sqlite:///DIR/STUDY.db
      (e.g. a study kept by `benchmarks/result_quality.py --keep DIR`)
@@ -40,8 +41,11 @@ def main() -> None:
     pairs = []
     tests: dict[int, float] = {}
     cross_validated = False
+    val_test: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for t, record, model in shipped_models(study, config):
         test = model.accuracy(dataset.x_test, dataset.y_test)
+        if record.val_accuracy_int8 is not None:
+            val_test[recipe_kind(record)].append((record.val_accuracy_int8, test))
         cross_validated |= record.cv_accuracy_int8 is not None
         by_score[t.values[0]].append(test)
         pairs.append((t.values[0], test))
@@ -77,6 +81,31 @@ def main() -> None:
         print(f"the search's own models (the space's, polishes included): best test {tests[top['number']]:.3f}, "
               f"trial {top['number']} ({top['architecture']})")
     print(sampled_effort(study))
+    print(flattery(val_test))
+
+
+def recipe_kind(record) -> str:
+    """How a trial was trained, as the early-stopping question needs it: a blind schedule (never read the
+    validation split), the polish recipe (early stopping, long), or the search's recipe (early stopping)."""
+    if record.schedule:
+        return f"blind ({record.schedule})"
+    return "polish recipe (early stopping)" if record.kind == "polish" else "search recipe (early stopping)"
+
+
+def flattery(val_test: dict[str, list[tuple[float, float]]]) -> str:
+    """Per kind of recipe: how much higher the trained models scored on the validation split than on test.
+    Early stopping keeps the weights of the lowest validation loss, so its models' validation scores are chosen
+    on the data that scores them; a blind schedule's are not."""
+    import numpy as np
+
+    lines = ["int8 validation minus test accuracy, per kind of recipe (models trained in the study):"]
+    for kind, pairs in sorted(val_test.items()):
+        a = np.array(pairs)
+        diff = a[:, 0] - a[:, 1]
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        lines.append(f"  {kind:32} {len(a):>4} models: val {a[:, 0].mean():.3f}, test {a[:, 1].mean():.3f}, "
+                     f"val - test {diff.mean():+.3f} (SE {se:.3f})")
+    return "\n".join(lines)
 
 
 def sampled_effort(study) -> str:
