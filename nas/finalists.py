@@ -2,7 +2,8 @@
 
 One validation split of a few tens of series cannot rank the top of a search: the models that reach it
 are the ones its noise favoured, and many tie (docs/benchmarks.md, "Choosing among the finalists"). So
-after the polish, the front's best members and every seeded hand-made baseline are trained again on k-1
+after the polish, the front's best members and every seeded hand-made baseline (and FCN layout seeded in
+the space) are trained again on k-1
 more folds of training + validation data, each with the recipe it was trained with
 (nas.objective.cross_validated_accuracy: fold 0 is the model that ships, on the validation split; a recipe
 that stops early trains the other folds for the epochs it kept, and its fold 0 does not count, since early
@@ -41,10 +42,10 @@ def pick(study, k: int) -> list[int]:
     """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties) and the
     other polishes of the same architecture (a polish with FCN's schedule beside the polish recipe: one split
     cannot choose between them, and the one it ranks lower is off the front, same bytes, lower score), then
-    each seeded baseline architecture at its best score (itself or its polish), once among its trainings that
-    early stopping chose and once among those of a blind schedule (its published recipe): early stopping reads
-    the validation split it is scored on, so those scores cannot rank one kind against the other; trained,
-    within budget."""
+    each seeded baseline architecture at its best score (itself or its polish) and each FCN layout seeded in the
+    space at its best, once among its trainings that early stopping chose and once among those of a blind
+    schedule (its published recipe, FCN's schedule): early stopping reads the validation split it is scored
+    on, so those scores cannot rank one kind against the other; trained, within budget."""
     rows = [r for r in study_rows(study) if r["shipped"] and r["state"] == "complete" and r["trained"]
             and r["feasible"] and r["score"] is not None]
     ranked = sorted(rows, key=lambda r: (-r["score"], r["flash_bytes"]))
@@ -53,7 +54,7 @@ def pick(study, k: int) -> list[int]:
     chosen += [r["number"] for r in ranked if r["polish_of"] in polished and r["number"] not in chosen]
     best_baseline: dict = {}  # per architecture and kind of recipe: early stopping flatters its validation scores
     for r in ranked:
-        if r["baseline"] is not None:
+        if r["baseline"] is not None or r["kind"] == schema.FCN_IN_SPACE:
             best_baseline.setdefault((architecture_key(r["params"], r["baseline"]), bool(r["schedule"])), r["number"])
     return chosen + [n for n in best_baseline.values() if n not in chosen]
 

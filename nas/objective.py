@@ -171,18 +171,26 @@ def schedule_polish(params: dict, space, published_epochs: int = 0) -> dict | No
     cross-validation chooses between them."""
     if space.like_fcn is None or not space.like_fcn(params):
         return None
+    return fcn_schedule(published_epochs)
+
+
+def fcn_schedule(published_epochs: int = 0) -> dict:
+    """FCN's own schedule (nas.train's "plateau") for SCHEDULE_POLISH_EPOCHS, never longer than FCN's published
+    recipe as the study trains its baselines (`published_epochs`; 0: not shortened): the recipe of a second
+    polish (schedule_polish) and of a pooled FCN layout's seeded twin (nas.tasks.pooled_fcn_in_space)."""
     epochs = min(SCHEDULE_POLISH_EPOCHS, published_epochs) if published_epochs else SCHEDULE_POLISH_EPOCHS
     return {"epochs": epochs, "patience": None, "augment": False, "schedule": "plateau"}
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
     """How a trial's model is trained: the search's recipe, for a polish trial the long one, and for a
-    baseline seeded with its published recipe (nas.baselines.published_recipe) or a polish queued with a
-    schedule (schedule_polish) that one, as it was queued. A recipe with a "schedule" names nas.train's
-    schedule; without one it is "early_stop"."""
+    baseline seeded with its published recipe (nas.baselines.published_recipe), a polish queued with a
+    schedule (schedule_polish) or an FCN layout seeded with one (fcn_schedule) that one, as it was queued. A
+    recipe with a "schedule" names nas.train's schedule; without one it is "early_stop"."""
     n_train = len(dataset.y_train)
     record = schema.TrialRecord.read(trial)
-    if record.kind in (schema.BASELINE, schema.POLISH) and record.recipe and record.recipe.get("schedule"):
+    if (record.kind in (schema.BASELINE, schema.POLISH, schema.FCN_IN_SPACE) and record.recipe
+            and record.recipe.get("schedule")):
         return {**record.recipe, **({"polish_of": record.polish_of} if record.kind == schema.POLISH else {})}
     if record.kind != schema.POLISH:
         return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}

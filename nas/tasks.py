@@ -117,6 +117,52 @@ def fcn_in_space(config: RunConfig, found: list) -> list[dict]:
     return seeds
 
 
+POOLED_FCN_POOLS = (2, 4)  # the first block's max-pooling a pooled FCN layout is tried with
+
+
+def pooled_fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, int], n_classes: int) -> list[dict]:
+    """For each strided FCN baseline among `found`, FCN's layout with the reduction done the other way: its
+    first convolution at full resolution and FCN's narrowest width (1/32: on one input channel its cost grows
+    with the series' length times its width), then max-pooled by one of POOLED_FCN_POOLS, the other two
+    unstrided at FCN's widths 1/d for the d from the baseline's divisor to 1/32, the fitting one with the most
+    multiply-accumulates by the cost models (as nas.baselines.fit chooses). On OSULeaf at 10 ms that is
+    conv4k7/p4 > conv12k5 > conv8k3, which cross-validated 0.885 with FCN's schedule where the strided FCN 1/8
+    (strides 8,2,1) reached 0.790, and FCN's layout pooled at FCN's own widths (4-8-4) 0.780-0.795 (5 folds of
+    training + validation series; docs/benchmarks.md). [] for a space that cannot lay FCN out."""
+    from optuna.trial import FixedTrial
+
+    from cost_models import estimate, symbolic
+    from cost_models.keras_graph import graph_from_keras
+    from nas.baselines import DIVISORS, UNSTRIDED_DIVISORS, Baseline
+    from search_spaces import get_space
+
+    space = get_space(config.space, config.space_version)
+    if space.fcn_params is None:
+        return []
+    first = Baseline("fcn", max(DIVISORS), (1, 1, 1)).widths()[0]
+    seeds = []
+    for b in found:
+        if b.name != "fcn" or set(b.strides) == {1}:
+            continue
+        best = None
+        for pool in POOLED_FCN_POOLS:
+            for d in (d for d in UNSTRIDED_DIVISORS if d >= b.divisor):  # narrower and narrower until it fits
+                _, second, third = Baseline("fcn", d, (1, 1, 1)).widths()
+                params = space.fcn_params((first, second, third), (1, 1, 1), (pool, 1, 1))
+                if params is None:
+                    break
+                model = space.build(FixedTrial(params), input_shape=input_shape, n_outputs=n_classes,
+                                    keras=symbolic.keras)
+                cost = estimate(graph_from_keras(model), config.device)
+                if not cost.broken(config.budget):
+                    if best is None or cost.macs > best[1]:
+                        best = (params, cost.macs)
+                    break
+        if best is not None and best[0] not in seeds:
+            seeds.append(best[0])
+    return seeds
+
+
 class ClassificationTask(Task):
     """Classifiers of labelled series, scored as int8 in TFLM; the front is polished and scored on test."""
 
@@ -159,9 +205,12 @@ class ClassificationTask(Task):
     def seed(self, study, config, data, on_trial=None):
         """With `baselines`: the published architectures shrunk to fit (nas.baselines), queued as the first
         candidates (once per study), so the search starts where an engineer would: each trained with the
-        search's recipe, then those with a published recipe with that one too (`baseline_epochs` epochs)."""
+        search's recipe, then those with a published recipe with that one too (`baseline_epochs` epochs); then
+        FCN's layouts as the space's parameters (fcn_in_space), and FCN's layout pooled where the baseline is
+        strided (pooled_fcn_in_space), trained both with the search's recipe and with FCN's schedule."""
         from nas import schema
         from nas.baselines import fitted, published_recipe
+        from nas.objective import fcn_schedule
 
         if config.objective.distill:
             from nas.class_teacher import ensure_teacher
@@ -179,6 +228,12 @@ class ClassificationTask(Task):
                 schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
         for params in fcn_in_space(config, found):  # and FCN's layouts as the space's own, for the sampler
             schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)
+        pooled = pooled_fcn_in_space(config, found, data.input_shape, len(data.classes))
+        for params in pooled:  # and FCN pooled instead of strided, with the search's recipe and FCN's schedule
+            schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)
+        for params in pooled:
+            schema.enqueue(study, params, kind=schema.FCN_IN_SPACE,
+                           recipe=fcn_schedule(config.objective.baseline_epochs))
 
     def queue_polish(self, study, config):
         """The front's polish; an FCN-like member also gets FCN's schedule when the finalists are

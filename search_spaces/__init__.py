@@ -23,8 +23,8 @@ class Space:
     # optional, for a space that can lay a net out as FCN (nas.baselines) does:
     like_fcn: Callable[[dict], bool] | None = None  # whether an architecture is (its front members get FCN's
     # schedule as a second polish: nas.objective.schedule_polish)
-    fcn_params: Callable[[tuple, tuple], dict | None] | None = None  # FCN's widths and strides as this version's
-    # parameters (seeded into a study with --baselines: nas.tasks.fcn_in_space)
+    fcn_params: Callable[..., dict | None] | None = None  # FCN's widths, strides (and pools) as this version's
+    # parameters (seeded into a study with --baselines: nas.tasks.fcn_in_space, pooled_fcn_in_space)
 
 
 SPACES: dict[str, Space] = {

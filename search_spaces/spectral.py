@@ -72,16 +72,19 @@ FCN_KERNELS = (7, 5, 3)  # FCN's kernels 8, 5, 3 as this space's (8 -> 7)
 FCN_DENSE = 16  # the hidden dense layer the space always has (it cost FCN's layout little: docs/benchmarks.md)
 
 
-def fcn_params(widths: tuple[int, ...], strides: tuple[int, ...]) -> dict | None:
+def fcn_params(widths: tuple[int, ...], strides: tuple[int, ...],
+               pools: tuple[int, ...] | None = None) -> dict | None:
     """FCN's layout (nas.baselines) as this space's parameters: three full convolutions of the widest of
-    FILTERS[VERSION] not above each of `widths`, FCN's kernels, `strides`, no pooling, features averaged over
-    time. None when a width is below the narrowest choice or a stride is not one of STRIDES."""
+    FILTERS[VERSION] not above each of `widths`, FCN's kernels, `strides`, each followed by max-pooling by
+    `pools` (None: none, as FCN has), features averaged over time. None when a width is below the narrowest
+    choice, or a stride or pool is not one of STRIDES or POOLS."""
+    pools = pools or (1,) * len(widths)
     filters = [max((f for f in FILTERS[VERSION] if f <= w), default=None) for w in widths]
-    if None in filters or any(s not in STRIDES for s in strides):
+    if None in filters or any(s not in STRIDES for s in strides) or any(p not in POOLS for p in pools):
         return None
     params = {"n_blocks": len(widths), "head": "global_avg", "dense": FCN_DENSE}
-    for i, (f, k, s) in enumerate(zip(filters, FCN_KERNELS, strides, strict=True)):
-        params |= {f"filters_{i}": f, f"kernel_{i}": k, f"separable_{i}": False, f"stride_{i}": s, f"pool_{i}": 1}
+    for i, (f, k, s, p) in enumerate(zip(filters, FCN_KERNELS, strides, pools, strict=True)):
+        params |= {f"filters_{i}": f, f"kernel_{i}": k, f"separable_{i}": False, f"stride_{i}": s, f"pool_{i}": p}
     return params
 
 

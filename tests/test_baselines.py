@@ -122,6 +122,14 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     in_space = [(t.params, TrialRecord.read(t)) for t in study.trials[6:6 + len(expected)]]
     assert expected and [params for params, _ in in_space] == expected
     assert all(r.kind == FCN_IN_SPACE and r.trained and not r.screened_out for _, r in in_space)
+    # then the strided FCN's layout pooled instead (pooled_fcn_in_space), once with each recipe
+    pooled = [(t.params, TrialRecord.read(t)) for t in study.trials[6 + len(expected):]
+              if TrialRecord.read(t).kind == FCN_IN_SPACE]
+    assert len(pooled) == 2 and pooled[0][0] == pooled[1][0] and pooled[0][0]["pool_0"] > 1
+    assert not any(pooled[0][0][f"stride_{i}"] > 1 for i in range(3))
+    assert "schedule" not in pooled[0][1].recipe
+    assert pooled[1][1].recipe == {"epochs": 3, "patience": None, "augment": False, "schedule": "plateau"}
+    assert all(r.trained and r.feasible and not r.screened_out for _, r in pooled)
     assert sum(r.kind not in (BASELINE, FCN_IN_SPACE, POLISH) for r in records) == 2  # --trials: the search's own
     for r in records:  # a polished baseline is the same baseline, trained longer with the polish recipe; one
         if r.kind == POLISH and records[r.polish_of].baseline:  # trained with its own recipe is not polished
@@ -171,3 +179,36 @@ def test_fcn_s_layouts_are_seeded_only_in_a_space_version_that_can_take_them():
     # v2's widths are 8, 16, 32: the current version's parameters would not be its choices
     assert fcn_in_space(SimpleNamespace(space="spectral", space_version=2), found) == []
     assert fcn_in_space(SimpleNamespace(space="mlp", space_version=get_space("mlp").version), found) == []
+
+
+def test_a_strided_fcn_is_also_seeded_pooled_after_a_narrow_first_convolution():
+    from types import SimpleNamespace
+
+    import optuna
+
+    from cost_models import Budget, estimate, get_device, symbolic
+    from cost_models.keras_graph import graph_from_keras
+    from nas.baselines import Baseline
+    from nas.tasks import pooled_fcn_in_space
+    from search_spaces import get_space
+
+    spectral = get_space("spectral")
+    config = SimpleNamespace(space="spectral", space_version=spectral.version, device=get_device("nano33"),
+                             budget=Budget(max_latency_ms=10.0))
+    strided = Baseline("fcn", 8, (8, 2, 1))  # OSULeaf's FCN at 10 ms: unstrided, no width fits
+
+    def latency(params):
+        model = spectral.build(optuna.trial.FixedTrial(params), input_shape=(427, 1), n_outputs=6,
+                               keras=symbolic.keras)
+        return estimate(graph_from_keras(model), config.device).latency_ms
+
+    [params] = pooled_fcn_in_space(config, [strided, Baseline("resnet", 8, (16, 2, 2))], (427, 1), 6)
+    assert params["pool_0"] > 1 and [params[f"stride_{i}"] for i in range(3)] == [1, 1, 1]
+    assert params["filters_0"] == 4 and params["filters_1"] >= params["filters_2"]  # FCN's 1/32, then FCN's
+    assert [params[f"pool_{i}"] for i in (1, 2)] == [1, 1] and params["head"] == "global_avg"
+    assert latency(params) <= 10.0
+    wider = dict(params, filters_1=params["filters_1"] * 2, filters_2=params["filters_2"] * 2)
+    assert latency(wider) > 10.0  # the widest of FCN's widths that fits
+    assert pooled_fcn_in_space(config, [Baseline("fcn", 18, (1, 1, 1))], (427, 1), 6) == []  # nothing to pool
+    assert pooled_fcn_in_space(SimpleNamespace(space="spectral", space_version=2, device=config.device,
+                                               budget=config.budget), [strided], (427, 1), 6) == []

@@ -55,6 +55,18 @@ def test_finalists_are_the_best_front_points_and_every_baseline_at_its_best():
     assert pick(study, 1) == [2, 6, 7, 5]
 
 
+def test_an_fcn_layout_seeded_in_the_space_is_a_finalist_once_per_kind_of_recipe():
+    # #0, #1 the search's own; #2, #3 one FCN layout seeded with the search's recipe and with FCN's schedule
+    study = _study([(10, 0.95, 3000), (20, 0.90, 2000)])
+    for acc, recipe in ((0.80, {"epochs": 50, "patience": 9, "augment": False}),
+                        (0.75, {"epochs": 500, "patience": None, "augment": False, "schedule": "plateau"})):
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": 30}, distributions=DIST, values=[acc, 4000],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": 4000},
+                                    kind=schema.FCN_IN_SPACE, recipe=recipe)))
+    assert pick(study, 1) == [0, 2, 3]  # both off the front, neither ranks the other
+
+
 def test_the_recommended_model_is_the_best_finalist_even_off_the_front():
     study = _study([(10, 0.90, 5000), (20, 1.00, 3000)], baselines=[("fcn", 1.00, 20000)])
     rows = study_rows(study)
