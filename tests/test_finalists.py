@@ -114,13 +114,16 @@ def test_a_search_stores_each_finalists_folds_and_recommends_the_best(finalist_s
     study, config = _load()
     record = schema.StudyRecord.read(study)
     records = {t.number: schema.TrialRecord.read(t) for t in study.trials}
-    baselines = [n for n, r in records.items() if r.kind == schema.BASELINE and r.trained and r.feasible]
-    # every trained baseline architecture is a finalist once per kind of recipe: the best-scoring of itself and
-    # its polish (early stopping), and its training with its own recipe (a blind schedule)
+    seeded = (schema.BASELINE, schema.FCN_IN_SPACE)
+    baselines = [n for n, r in records.items() if r.kind in seeded and r.trained and r.feasible]
+    # every trained baseline architecture (and FCN layout seeded in the space) is a finalist once per kind of
+    # recipe: the best-scoring of itself and its polish (early stopping), and its training with its own recipe
+    # or FCN's schedule (a blind schedule)
     def key(n):
         return architecture_key(study.trials[n].params, records[n].baseline), bool(records[n].schedule)
 
     assert baselines and {key(n) for n in record.finalists} >= {key(n) for n in baselines}
+    assert any(records[n].kind == schema.FCN_IN_SPACE for n in record.finalists)
     assert len(record.finalists) <= 1 + len({key(n) for n in baselines})
     assert any(records[n].recipe.get("schedule") == "plateau" for n in baselines)  # FCN's recipe was seeded
     data = load(config.data)
