@@ -15,7 +15,7 @@ split's size allows (Wilson), is compared with FCN's and ResNet's, in points, an
 engineer's: the seeded baseline (or its polish) with the best score, as that study trained it.
 
 Run: python benchmarks/result_quality.py [--minutes 15] [--epochs N] [--datasets GunPoint,OSULeaf] [--cv-folds K]
-     [--max-latency-ms 10] [--baselines] [--finalists K]
+     [--max-latency-ms 10] [--baselines] [--finalists K] [--seed S]
 (without --epochs, nas chooses them as shipped)
 """
 
@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--finalists", type=int, help="passed to nas search (default: as shipped)")
     parser.add_argument("--cv-folds", type=int, help="passed to nas search for every dataset (default: as shipped, "
                                                      "cross-validated only when the validation split is small)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="passed to nas search: the validation split, the folds, the sampler and the trainings' "
+                             "seeds (default 0, as shipped)")
     args = parser.parse_args()
 
     from common import nas_search, ucr_file  # beside this script
@@ -67,7 +70,7 @@ def main() -> None:
         for name in args.datasets.split(","):
             data = ucr_file(name)
             wall, study = nas_search(where, f"quality-{name}", space="spectral", device=args.device, data=str(data),
-                                     timeout=args.minutes * 60, trials=100_000, jobs=args.jobs,
+                                     timeout=args.minutes * 60, trials=100_000, jobs=args.jobs, seed=args.seed,
                                      budget=Budget(max_latency_ms=args.max_latency_ms), epochs=args.epochs,
                                      cv_folds=args.cv_folds, baselines=args.baselines, distill=args.distill,
                                      formats=parse_formats(args.formats) if args.formats else None,
@@ -100,7 +103,8 @@ def main() -> None:
             summary.append((name, f"{len(rows)}/{n_trained}", wall, chosen, n_test, engineer))
 
     print(f"\nResult quality on {args.device} (budget 100 KB flash, 50 KB arena, {args.max_latency_ms:g} ms), "
-          f"{args.minutes:g} min per dataset, --jobs {args.jobs}, --epochs {args.epochs or 'as shipped'}; "
+          f"{args.minutes:g} min per dataset, --jobs {args.jobs}, --seed {args.seed}, "
+          f"--epochs {args.epochs or 'as shipped'}; "
           "chosen = the recommended model (the best cross-validated finalist; without finalists, the front's best "
           "score); engineer = the seeded baseline with the best score.\nscore: " + score_meaning(args.cv_folds)
           + "; val: the shipped model's "
