@@ -163,9 +163,9 @@ SCHEDULE_POLISH_EPOCHS = 500  # FCN's schedule as the second polish of an FCN-li
 
 def schedule_polish(params: dict, space, published_epochs: int = 0) -> dict | None:
     """A second polish recipe for a front member laid out like FCN (`space.like_fcn`, a search_spaces.Space;
-    the spectral space has one): FCN's own schedule (nas.train's "plateau", SCHEDULE_POLISH_EPOCHS, the
-    BatchNorm statistics recomputed at the end), which lifted such nets 0.04-0.08 over the polish recipe on
-    OSULeaf and lowered separable and pooled ones (docs/benchmarks.md); None for any other architecture.
+    the spectral space has one): FCN's own schedule with its weights averaged (fcn_schedule), which lifted
+    such nets 0.04-0.08 over the polish recipe on OSULeaf and lowered separable and pooled ones
+    (docs/benchmarks.md, measured before the averaging); None for any other architecture.
     Never longer than FCN's published recipe as the study trains its baselines (`published_epochs`,
     `--baseline-epochs`; 0: not shortened). Both polishes are trials of their own; the finalists'
     cross-validation chooses between them."""
@@ -175,11 +175,13 @@ def schedule_polish(params: dict, space, published_epochs: int = 0) -> dict | No
 
 
 def fcn_schedule(published_epochs: int = 0) -> dict:
-    """FCN's own schedule (nas.train's "plateau") for SCHEDULE_POLISH_EPOCHS, never longer than FCN's published
+    """FCN's own schedule with the weights of its second half averaged (nas.train's "swa"; the published one
+    keeps the weights of the lowest training loss) for SCHEDULE_POLISH_EPOCHS, never longer than FCN's published
     recipe as the study trains its baselines (`published_epochs`; 0: not shortened): the recipe of a second
-    polish (schedule_polish) and of a pooled FCN layout's seeded twin (nas.tasks.pooled_fcn_in_space)."""
+    polish (schedule_polish) and of a pooled FCN layout's seeded twin (nas.tasks.pooled_fcn_in_space). The
+    baselines' own recipe stays the published one: they are the engineer's models."""
     epochs = min(SCHEDULE_POLISH_EPOCHS, published_epochs) if published_epochs else SCHEDULE_POLISH_EPOCHS
-    return {"epochs": epochs, "patience": None, "augment": False, "schedule": "plateau"}
+    return {"epochs": epochs, "patience": None, "augment": False, "schedule": "swa"}
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:

@@ -23,7 +23,8 @@ def describe(trial) -> str:
                                            "cv_fold_accuracy": r.cv_fold_accuracy_int8}
         c, folds = r.cost, d.get("cv_fold_accuracy")
         cv = f" ({len(folds)}-fold cv {d['cv_accuracy']:.3f})" if folds else ""
-        schedule = " with FCN's schedule" if r.schedule == "plateau" else ""
+        schedule = {"plateau": " with FCN's schedule",
+                    "swa": " with FCN's schedule, weights averaged"}.get(r.schedule, "")
         polish = f"polish of trial {r.polish_of}{schedule}: " if r.kind == POLISH else ""
         others = ", ".join(f"{f} {o['val_accuracy']:.3f}" for f, o in (r.formats or {}).items() if f != fmt)
         return (f"{polish}{fmt} val acc {d['val_accuracy']:.3f}{cv}  flash {c['flash_bytes'] / 1024:.1f} KB  "

@@ -121,7 +121,7 @@ def trial_row(trial, test_scores: dict | None = None, record: TrialRecord | None
         "kind": r.kind,
         "polish_of": r.polish_of,  # trained again after the search with the long recipe
         "baseline": r.baseline,  # a hand-made baseline's spec (nas.baselines), else None
-        "schedule": r.schedule,  # a published schedule it was trained with (FCN's "plateau"), else None
+        "schedule": r.schedule,  # a blind schedule it was trained with (FCN's "plateau", or "swa"), else None
         "format": "int8",
         "shipped": True,
         "score": r.score,

@@ -187,7 +187,7 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
     a recipe for (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
     joins the front only if its own int8 score earns it, and the shipped model is always the one whose
     score is reported. Returns the trials polished, best score first, each with the schedules queued for it
-    (None: the polish recipe; "plateau": FCN's)."""
+    (None: the polish recipe; "swa": FCN's, weights averaged)."""
     if k <= 0:
         return {}
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}

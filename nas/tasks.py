@@ -207,7 +207,8 @@ class ClassificationTask(Task):
         candidates (once per study), so the search starts where an engineer would: each trained with the
         search's recipe, then those with a published recipe with that one too (`baseline_epochs` epochs); then
         FCN's layouts as the space's parameters (fcn_in_space), and FCN's layout pooled where the baseline is
-        strided (pooled_fcn_in_space), trained both with the search's recipe and with FCN's schedule."""
+        strided (pooled_fcn_in_space), each trained both with the search's recipe and with FCN's schedule with
+        its weights averaged (nas.objective.fcn_schedule): the engineer's layouts trained as well as we can."""
         from nas import schema
         from nas.baselines import fitted, published_recipe
         from nas.objective import fcn_schedule
@@ -226,12 +227,11 @@ class ClassificationTask(Task):
             recipe = published_recipe(baseline, config.objective.baseline_epochs)
             if recipe is not None:
                 schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
-        for params in fcn_in_space(config, found):  # and FCN's layouts as the space's own, for the sampler
-            schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)
+        in_space = fcn_in_space(config, found)
         pooled = pooled_fcn_in_space(config, found, data.input_shape, len(data.classes))
-        for params in pooled:  # and FCN pooled instead of strided, with the search's recipe and FCN's schedule
+        for params in in_space + pooled:  # FCN's layouts as the space's own, for the sampler, then pooled ones
             schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)
-        for params in pooled:
+        for params in pooled + in_space:  # and each with FCN's schedule, weights averaged
             schema.enqueue(study, params, kind=schema.FCN_IN_SPACE,
                            recipe=fcn_schedule(config.objective.baseline_epochs))
 

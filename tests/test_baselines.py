@@ -122,14 +122,18 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     in_space = [(t.params, TrialRecord.read(t)) for t in study.trials[6:6 + len(expected)]]
     assert expected and [params for params, _ in in_space] == expected
     assert all(r.kind == FCN_IN_SPACE and r.trained and not r.screened_out for _, r in in_space)
-    # then the strided FCN's layout pooled instead (pooled_fcn_in_space), once with each recipe
-    pooled = [(t.params, TrialRecord.read(t)) for t in study.trials[6 + len(expected):]
-              if TrialRecord.read(t).kind == FCN_IN_SPACE]
-    assert len(pooled) == 2 and pooled[0][0] == pooled[1][0] and pooled[0][0]["pool_0"] > 1
+    # then the strided FCN's layout pooled instead (pooled_fcn_in_space), then each layout with FCN's schedule
+    # (weights averaged): the pooled one, then FCN's layouts in the space's order
+    later = [(t.params, TrialRecord.read(t)) for t in study.trials[6 + len(expected):]
+             if TrialRecord.read(t).kind == FCN_IN_SPACE]
+    pooled = [later[0], later[1]]
+    assert len(later) == 2 + len(expected) and pooled[0][0] == pooled[1][0] and pooled[0][0]["pool_0"] > 1
     assert not any(pooled[0][0][f"stride_{i}"] > 1 for i in range(3))
     assert "schedule" not in pooled[0][1].recipe
-    assert pooled[1][1].recipe == {"epochs": 3, "patience": None, "augment": False, "schedule": "plateau"}
-    assert all(r.trained and r.feasible and not r.screened_out for _, r in pooled)
+    assert [params for params, _ in later[2:]] == expected
+    for _, r in later[1:]:
+        assert r.recipe == {"epochs": 3, "patience": None, "augment": False, "schedule": "swa"}
+    assert all(r.trained and r.feasible and not r.screened_out for _, r in later)
     assert sum(r.kind not in (BASELINE, FCN_IN_SPACE, POLISH) for r in records) == 2  # --trials: the search's own
     for r in records:  # a polished baseline is the same baseline, trained longer with the polish recipe; one
         if r.kind == POLISH and records[r.polish_of].baseline:  # trained with its own recipe is not polished

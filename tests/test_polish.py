@@ -200,7 +200,7 @@ def _like_fcn(n_blocks=3, **changes):
 def test_only_fcn_like_architectures_get_fcn_s_schedule_as_a_second_polish():
     from nas.objective import schedule_polish
 
-    assert schedule_polish(_like_fcn(), SPECTRAL)["schedule"] == "plateau"
+    assert schedule_polish(_like_fcn(), SPECTRAL)["schedule"] == "swa"
     # FCN's schedule, never longer than FCN's own recipe as the study trains it (--baseline-epochs)
     assert [schedule_polish(_like_fcn(), SPECTRAL, n)["epochs"] for n in (0, 2000, 40)] == [500, 500, 40]
     for changes in ({"separable_1": True}, {"stride_0": 2}, {"pool_2": 2}, {"head": "flatten"}):
@@ -222,10 +222,10 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
     def second(params):
         return schedule_polish(archs[params["arch"]], SPECTRAL)
 
-    assert queue_polish(study, 2, second) == {0: [None, "plateau"], 1: [None]}
+    assert queue_polish(study, 2, second) == {0: [None, "swa"], 1: [None]}
     queued = [(TrialRecord.read(t).polish_of, (TrialRecord.read(t).recipe or {}).get("schedule"))
               for t in _waiting(study)]
-    assert queued == [(0, None), (0, "plateau"), (1, None)]  # the pooled net gets the polish recipe alone
+    assert queued == [(0, None), (0, "swa"), (1, None)]  # the pooled net gets the polish recipe alone
     assert queue_polish(study, 2, second) == {}  # queued already, each recipe
     # a study polished before the second recipe existed: the FCN-like member gets the missing one only
     study = optuna.create_study(directions=["maximize", "minimize"])
@@ -233,8 +233,8 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
         params={"arch": "fcn"}, distributions=dist, values=[0.9, 5000],
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.9, cost={"flash_bytes": 5000})))
     schema.enqueue(study, {"arch": "fcn"}, kind=POLISH, polish_of=0)
-    assert queue_polish(study, 2, second) == {0: ["plateau"]}
-    assert [(TrialRecord.read(t).recipe or {}).get("schedule") for t in _waiting(study)] == [None, "plateau"]
+    assert queue_polish(study, 2, second) == {0: ["swa"]}
+    assert [(TrialRecord.read(t).recipe or {}).get("schedule") for t in _waiting(study)] == [None, "swa"]
 
 
 

@@ -77,6 +77,30 @@ def test_plateau_schedule_keeps_the_lowest_training_loss_and_refuses_to_screen()
         train(_tiny_net(), x, y, x, y, epochs=2, seed=0, schedule="warm_restarts")
 
 
+def test_swa_schedule_ships_the_mean_of_the_weights_of_its_second_half(monkeypatch):
+    import numpy as np
+
+    from nas import train as train_mod
+
+    seen = []  # the weights at the end of every epoch, as the averaging callback reads them
+
+    class Recording(train_mod._callbacks().AverageWeights):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model.get_weights())
+            super().on_epoch_end(epoch, logs)
+
+    monkeypatch.setattr(train_mod._callbacks(), "AverageWeights", Recording)
+    x, y = _separable()
+    model = _tiny_net()
+    result = train_mod.train(model, x, y, None, None, epochs=10, seed=0, schedule="swa")
+    assert result.epochs_run == 10 and len(seen) == 10 and train_mod.SWA_SHARE == 0.5
+    expected = [np.mean([epoch[i] for epoch in seen[5:]], axis=0) for i in range(len(seen[0]))]
+    for got, want in zip(model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert not all(np.allclose(g, w) for g, w in zip(model.get_weights(), seen[-1], strict=True))  # not the last
+    assert (model.predict(train_mod.as_model_input(x), verbose=0).argmax(1) == y).mean() >= 0.9
+
+
 def test_cosine_schedule_runs_every_epoch_blind_to_validation_and_ends_at_rate_zero():
     from nas.train import COSINE_LEARNING_RATE, Screen, as_model_input, train
 
@@ -143,7 +167,7 @@ def test_a_model_without_batchnorm_is_left_alone():
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
-@pytest.mark.parametrize("schedule", ["plateau", "early_stop"])
+@pytest.mark.parametrize("schedule", ["plateau", "swa", "early_stop"])
 def test_only_schedules_that_never_read_validation_data_recalibrate_batchnorm(schedule):
     import keras
     import numpy as np
@@ -160,7 +184,7 @@ def test_only_schedules_that_never_read_validation_data_recalibrate_batchnorm(sc
     after_training = bn.moving_variance.numpy().copy()
     recalibrate_batchnorm(model, x)  # depends on the weights only, so a second time changes nothing
     recalibrated = np.allclose(bn.moving_variance.numpy(), after_training, rtol=1e-5)
-    assert recalibrated == (schedule == "plateau")
+    assert recalibrated == (schedule != "early_stop")
 
 
 def test_a_seeded_build_starts_from_the_same_weights_whatever_was_drawn_before():
