@@ -540,8 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baselines", action="store_true",
                    help="first train FCN, ResNet and DS-CNN shrunk and strided until they fit the budget, as "
                         "trials of their own (FCN also unstrided, and trained with its own recipe too), then "
-                        "FCN's layouts in the space (a strided FCN also pooled instead): the search starts where "
-                        "an engineer would")
+                        "FCN's layouts in the space (a strided FCN also pooled instead), each also trained with "
+                        "FCN's schedule, weights averaged: the search starts where an engineer would")
     s.add_argument("--baseline-epochs", type=_non_negative_int, default=PUBLISHED_EPOCHS,
                    help=f"with --baselines: epochs of FCN's own recipe (default {PUBLISHED_EPOCHS}, as published; "
                         "0: the baselines learn with the search's recipe only); FCN's schedule as a polish "
