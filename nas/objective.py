@@ -178,8 +178,8 @@ def fcn_schedule(published_epochs: int = 0) -> dict:
     """FCN's own schedule with the weights of its second half averaged (nas.train's "swa"; the published one
     keeps the weights of the lowest training loss) for SCHEDULE_POLISH_EPOCHS, never longer than FCN's published
     recipe as the study trains its baselines (`published_epochs`; 0: not shortened): the recipe of a second
-    polish (schedule_polish) and of a pooled FCN layout's seeded twin (nas.tasks.pooled_fcn_in_space). The
-    baselines' own recipe stays the published one: they are the engineer's models."""
+    polish (schedule_polish) and of the FCN layouts seeded in the space (nas.tasks.fcn_in_space,
+    pooled_fcn_in_space). The baselines' own recipe stays the published one: they are the engineer's models."""
     epochs = min(SCHEDULE_POLISH_EPOCHS, published_epochs) if published_epochs else SCHEDULE_POLISH_EPOCHS
     return {"epochs": epochs, "patience": None, "augment": False, "schedule": "swa"}
 

@@ -166,7 +166,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     weights averaged over the epochs of its last SWA_SHARE instead. "cosine": Adam from
     COSINE_LEARNING_RATE decayed to 0 over all `epochs`, the last weights kept. "fixed": the early_stop
     recipe run for exactly `epochs` with the last weights kept (a refit for the epoch count early stopping
-    found). None of the last three looks at the validation data (x_val, y_val may be None), which stays
+    found). None of the last four looks at the validation data (x_val, y_val may be None), which stays
     held out for scoring, and after them the BatchNorm statistics are recomputed over the training series
     (recalibrate_batchnorm). `augment` trains on augmented() batches (series only)."""
     import keras
