@@ -178,7 +178,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
     if blind and screen:
         raise ValueError(f"the {schedule} schedule does not look at validation data, so it cannot screen")
     keras.utils.set_random_seed(seed)
-    if schedule in ("plateau", "swa", "cosine"):
+    if plateau or schedule == "cosine":
         batch_size = batch_size or max(1, min(PLATEAU_BATCH_SIZE, len(x_train) // 10))
     batch_size = batch_size or batch_size_for(len(x_train))
     if schedule == "cosine":
@@ -216,7 +216,7 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int, seed: int,
         raise TrainingError("training loss became NaN or infinite")
     if time_limit_s and time.monotonic() - start > time_limit_s:
         raise TrainingError(f"training exceeded its time limit of {time_limit_s:.0f} s")
-    if plateau and keep.weights is not None:  # none averaged when a deadline stopped it early
+    if plateau:
         model.set_weights(keep.weights)
     if blind:  # no validation loss chose these weights, and with them the BatchNorm statistics they carry
         recalibrate_batchnorm(model, x_train, reshape)
