@@ -87,22 +87,27 @@ def main() -> None:
             right[i].append(trained_right(archs[i], held, [], 1000 * j))
             line = f"  {i} fold {j}: {right[i][-1]}/{len(held)}"
             if args.fewer:
-                fewer[i].append(trained_right(archs[i], held, folds[(j + 1) % len(folds)], 1000 * j))
-                line += f", without fold {(j + 1) % len(folds)}: {fewer[i][-1]}/{len(held)}"
+                after = (j + 1) % len(folds)
+                fewer[i].append(trained_right(archs[i], held, folds[after], 1000 * j))
+                line += f", without fold {after}: {fewer[i][-1]}/{len(held)}"
             print(f"{line} ({time.monotonic() - start:.0f} s)", flush=True)
         pooled = sum(right[i]) / len(y_all)
         lo, hi = accuracy_interval(pooled, len(y_all))
         print(f"{i} {describe(archs[i])}: folds {right[i]}, pooled {pooled:.3f} ({lo:.3f}-{hi:.3f})", flush=True)
         if args.fewer:
-            diff = [a - b for a, b in zip(right[i], fewer[i], strict=True)]
             print(f"{i} with one fold fewer: folds {fewer[i]}, pooled {sum(fewer[i]) / len(y_all):.3f}; "
-                  f"all - fewer {diff} series per fold, {sum(diff) / len(y_all):+.3f} pooled, higher in "
-                  f"{sum(d > 0 for d in diff)} of {len(diff)} folds", flush=True)
+                  f"all - fewer {paired(right[i], fewer[i], len(y_all))}", flush=True)
     first = chosen[0]
     for i in chosen[1:]:
-        diff = [a - b for a, b in zip(right[i], right[first], strict=True)]
-        print(f"{i} - {first}: {diff} series per fold, {sum(diff) / len(y_all):+.3f} pooled, higher in "
-              f"{sum(d > 0 for d in diff)} of {len(diff)} folds")
+        print(f"{i} - {first}: {paired(right[i], right[first], len(y_all))}")
+
+
+def paired(right: list[int], other: list[int], n: int) -> str:
+    """The fold-by-fold difference of two lists of series right, in words: per fold, pooled over `n` series,
+    and in how many folds the first is higher."""
+    diff = [a - b for a, b in zip(right, other, strict=True)]
+    return (f"{diff} series per fold, {sum(diff) / n:+.3f} pooled, higher in {sum(d > 0 for d in diff)} of "
+            f"{len(diff)} folds")
 
 
 if __name__ == "__main__":
