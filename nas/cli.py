@@ -528,7 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"alone (default: {CV_FOLDS} when it has fewer than {CV_BELOW_VAL} series, else 0)")
     s.add_argument("--polish", type=_non_negative_int, default=POLISH_DEFAULT,
                    help="after the search, train the best K front members' architectures again for longer on "
-                        f"augmented series, each scored as a trial of its own (default {POLISH_DEFAULT}; 0: off)")
+                        "augmented series (time-warped, and jittered only), each scored as a trial of its own "
+                        f"(default {POLISH_DEFAULT}; 0: off)")
     s.add_argument("--finalists", type=_non_negative_int, default=None,
                    help="classifiers: after the polish, train the best K front points and the seeded baselines "
                         f"again on {CV_FOLDS - 1} more folds, and recommend the best by pooled accuracy (default "

@@ -39,9 +39,11 @@ def finalists_for(n_val: int | None) -> int:
 
 
 def pick(study, k: int) -> list[int]:
-    """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties) and the
-    other polishes of the same architecture (a polish with FCN's schedule beside the polish recipe: one split
-    cannot choose between them, and the one it ranks lower is off the front, same bytes, lower score), then
+    """Trial numbers of the finalists: the k best-scoring points of the front (fewer bytes on ties) and, for a
+    polish among them, the best other polish of the same architecture with the other kind of recipe (FCN's
+    schedule beside the early-stopped polish recipe: one split cannot choose between them, and the one it ranks
+    lower is off the front, same bytes, lower score; the polishes on time-warped and on jittered series are both
+    early-stopped, so the split ranks those), then
     each seeded baseline architecture at its best score (itself or its polish) and each FCN layout seeded in the
     space at its best, once among its trainings that early stopping chose and once among those of a blind
     schedule (its published recipe, FCN's schedule): early stopping reads the validation split it is scored
@@ -50,8 +52,14 @@ def pick(study, k: int) -> list[int]:
             and r["feasible"] and r["score"] is not None]
     ranked = sorted(rows, key=lambda r: (-r["score"], r["flash_bytes"]))
     chosen = [r["number"] for r in ranked if r["on_front"]][:k]
-    polished = {r["polish_of"] for r in ranked if r["number"] in chosen} - {None}
-    chosen += [r["number"] for r in ranked if r["polish_of"] in polished and r["number"] not in chosen]
+    had = {(r["polish_of"], bool(r["schedule"])) for r in ranked
+           if r["number"] in chosen and r["polish_of"] is not None}
+    polished = {original for original, _ in had}
+    for r in ranked:  # best first: each polished architecture's best polish of the other kind of recipe
+        kind = (r["polish_of"], bool(r["schedule"]))
+        if r["polish_of"] in polished and kind not in had:
+            had.add(kind)
+            chosen.append(r["number"])
     best_baseline: dict = {}  # per architecture and kind of recipe: early stopping flatters its validation scores
     for r in ranked:
         if r["baseline"] is not None or r["kind"] == schema.FCN_IN_SPACE:

@@ -148,14 +148,15 @@ def make_screen(trial, epochs: int, flash_estimate: float) -> Screen | None:
 
 
 POLISH_FACTOR = 4  # the long recipe: this many times the epochs and the early-stopping patience...
-POLISH_AUGMENT = True  # ...on augmented series (nas.train.augmented)
+POLISH_AUGMENT = "warp"  # ...on augmented series (nas.train.augmented); each member is also polished on...
+JITTER_POLISH = {"augment": "jitter"}  # ...series jittered only: which suits a dataset differs by 0.1-0.3
 
 
-def polish_recipe(n_train: int, epochs: int) -> dict:
+def polish_recipe(n_train: int, epochs: int, augment: str = POLISH_AUGMENT) -> dict:
     """The long recipe for a training set of `n_train` series that the search trains for `epochs`: what a
-    polish trial gets, and what the benchmarks call "polish"."""
+    polish trial gets, and what the benchmarks call "polish"; `augment`, nas.train.augmented's kind."""
     patience = patience_for(n_train, batch_size_for(n_train))
-    return {"epochs": epochs * POLISH_FACTOR, "patience": patience * POLISH_FACTOR, "augment": POLISH_AUGMENT}
+    return {"epochs": epochs * POLISH_FACTOR, "patience": patience * POLISH_FACTOR, "augment": augment}
 
 
 SCHEDULE_POLISH_EPOCHS = 500  # FCN's schedule as the second polish of an FCN-like front member (measured at 500)
@@ -185,7 +186,8 @@ def fcn_schedule(published_epochs: int = 0) -> dict:
 
 
 def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
-    """How a trial's model is trained: the search's recipe, for a polish trial the long one, and for a
+    """How a trial's model is trained: the search's recipe, for a polish trial the long one (on the augmentation
+    it was queued with, POLISH_AUGMENT when none), and for a
     baseline seeded with its published recipe (nas.baselines.published_recipe), a polish queued with a
     schedule (schedule_polish) or an FCN layout seeded with one (fcn_schedule) that one, as it was queued. A
     recipe with a "schedule" names nas.train's schedule; without one it is "early_stop"."""
@@ -196,7 +198,8 @@ def recipe_for(trial, dataset: Dataset, epochs: int) -> dict:
         return {**record.recipe, **({"polish_of": record.polish_of} if record.kind == schema.POLISH else {})}
     if record.kind != schema.POLISH:
         return {"epochs": epochs, "patience": patience_for(n_train, batch_size_for(n_train)), "augment": False}
-    return {**polish_recipe(n_train, epochs), "polish_of": record.polish_of}
+    augment = (record.recipe or {}).get("augment", POLISH_AUGMENT)  # as queued (JITTER_POLISH) or as it ran
+    return {**polish_recipe(n_train, epochs, augment), "polish_of": record.polish_of}
 
 
 def cross_validated_accuracy(build, dataset: Dataset, k: int, fold0_correct: dict[str, int], *, epochs: int,

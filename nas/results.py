@@ -60,13 +60,13 @@ def architecture_key(params: dict, baseline: dict | None = None) -> tuple:
 
 def polished_architecture(trial, by_number: dict) -> tuple | None:
     """For a polish trial, the architecture_key of the trial it polishes (a queued polish has no params
-    of its own until it starts) and the schedule it was queued with (None: the polish recipe); None for
-    any other trial."""
+    of its own until it starts) and the variant it was queued as (schema.recipe_variant: None for the polish
+    recipe as such); None for any other trial."""
     record = TrialRecord.read(trial)
     original = by_number.get(record.polish_of)
     if not original or record.kind != POLISH:
         return None
-    return architecture_key(original.params, TrialRecord.read(original).baseline), record.schedule
+    return architecture_key(original.params, TrialRecord.read(original).baseline), record.polish_variant
 
 
 def earlier_polish(trials: list, number: int) -> int | None:

@@ -93,6 +93,11 @@ class TrialRecord:
         return (self.recipe or {}).get("schedule")
 
     @property
+    def polish_variant(self) -> str | None:
+        """Which of a front member's polishes this is (recipe_variant of its recipe)."""
+        return recipe_variant(self.recipe)
+
+    @property
     def score(self) -> float | None:
         """What ranks a classifier: the cross-validated int8 accuracy if measured, else validation's."""
         return self.cv_accuracy_int8 if self.cv_accuracy_int8 is not None else self.val_accuracy_int8
@@ -128,6 +133,13 @@ def write(trial, **values: Any) -> None:
 def attrs(**values: Any) -> dict[str, Any]:
     """User attributes for a trial made whole (`optuna.trial.create_trial`), checked like `write`."""
     return dict(_checked(values))
+
+
+def recipe_variant(recipe: dict | None) -> str | None:
+    """What tells a front member's polishes apart: the schedule a recipe names (FCN's), "jitter" for the polish
+    recipe on series that are jittered and not time-warped, None for the polish recipe as such."""
+    recipe = recipe or {}
+    return recipe.get("schedule") or ("jitter" if recipe.get("augment") == "jitter" else None)
 
 
 def enqueue(study, params: dict, **values: Any) -> None:

@@ -19,7 +19,7 @@ from cost_models import Budget
 from nas import schema
 from nas.baselines import PUBLISHED_EPOCHS
 from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
-from nas.objective import POLISH_FACTOR, RECOVERABLE, searched_recipe
+from nas.objective import JITTER_POLISH, POLISH_FACTOR, RECOVERABLE, searched_recipe
 from nas.process import raise_if_stop_requested, rss_mib, stop_on_sigterm
 from nas.progress import Progress
 from nas.quiet import import_tensorflow
@@ -172,7 +172,7 @@ def requeue_interrupted(study) -> list[int]:
     for t, r in again:
         carried = {"kind": r.kind, **({"polish_of": r.polish_of} if r.polish_of is not None else {}),
                    **({"baseline": r.baseline} if r.baseline else {}),
-                   **({"recipe": r.recipe} if r.schedule else {})}  # as it was queued
+                   **({"recipe": r.recipe} if schema.recipe_variant(r.recipe) else {})}  # as it was queued
         schema.enqueue(study, t.params, retry_of=t.number, **carried)
     if again:
         schema.write_requeued(study, set(done) | {t.number for t, _ in again})
@@ -183,11 +183,13 @@ def requeue_interrupted(study) -> list[int]:
 def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None
                  ) -> dict[int, list[str | None]]:
     """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front trained with
-    the search's recipe whose architecture has not had it yet, and for a space architecture that `second` gives
-    a recipe for (nas.objective.schedule_polish), that recipe as well. Each polish becomes a trial of its own, so it
-    joins the front only if its own int8 score earns it, and the shipped model is always the one whose
-    score is reported. Returns the trials polished, best score first, each with the schedules queued for it
-    (None: the polish recipe; "swa": FCN's, weights averaged)."""
+    the search's recipe whose architecture has not had it yet, twice: on time-warped series and on series
+    jittered only (JITTER_POLISH), since which suits a dataset differs by 0.1-0.3 (docs/benchmarks.md); and for a
+    space architecture that `second` gives a recipe for (nas.objective.schedule_polish), that recipe as well. Each
+    polish becomes a trial of its own, so it joins the front only if its own int8 score earns it, and the shipped
+    model is always the one whose score is reported. Returns the trials polished, best score first, each with the
+    variants queued for it (schema.recipe_variant: None for the time-warped polish, "jitter", and "swa" for
+    FCN's schedule with its weights averaged)."""
     if k <= 0:
         return {}
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -196,8 +198,8 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
     def missing(r: dict) -> list[dict | None]:  # the recipes (None: the polish recipe) r has not had
         extra = second(r["params"]) if second is not None and r["baseline"] is None else None
         key = architecture_key(r["params"], r["baseline"])
-        return [recipe for recipe in (None, *([extra] if extra else []))
-                if (key, (recipe or {}).get("schedule")) not in done]
+        return [recipe for recipe in (None, JITTER_POLISH, *([extra] if extra else []))
+                if (key, schema.recipe_variant(recipe)) not in done]
 
     # a member trained with a published schedule (a baseline with its own recipe: 2000 epochs) had a longer
     # training than the polish recipe; polished, both such FCNs lost ~0.05 validation (docs/benchmarks.md)
@@ -213,14 +215,14 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
             schema.enqueue(study, r["params"], kind=schema.POLISH, polish_of=r["number"],
                            **({"baseline": r["baseline"]} if r["baseline"] else {}),
                            **({"recipe": recipe} if recipe else {}))
-    return {r["number"]: [(recipe or {}).get("schedule") for recipe in wanted] for r, wanted in chosen}
+    return {r["number"]: [schema.recipe_variant(recipe) for recipe in wanted] for r, wanted in chosen}
 
 
 def polish_message(polished: dict[int, list[str | None]]) -> str:
     """What queue_polish queued, as the line a search prints before training it."""
-    long = ", ".join(str(n) for n, schedules in polished.items() if None in schedules)
-    fcn = ", ".join(str(n) for n, schedules in polished.items() if any(schedules))
-    recipe = f"{POLISH_FACTOR}x the epochs on augmented series"
+    long = ", ".join(str(n) for n, variants in polished.items() if {None, "jitter"} & set(variants))
+    fcn = ", ".join(str(n) for n, variants in polished.items() if set(variants) - {None, "jitter"})
+    recipe = f"{POLISH_FACTOR}x the epochs on augmented series (time-warped, and jittered only)"
     if long and fcn:
         return (f"Polishing the front: trial(s) {long} trained again for {recipe}, and {fcn} (laid out as FCN) "
                 "with FCN's schedule as well.")

@@ -87,17 +87,18 @@ def test_the_best_front_members_are_polished_after_the_search(searched):
     study, _ = _study()
     polished = [t for t in study.trials if rec(t).kind == "polish"]
     assert len(_searched(study)) == 6  # the 6 asked for; the polish comes on top
-    assert 1 <= len(polished) <= POLISH_DEFAULT
+    assert 2 <= len(polished) <= 2 * POLISH_DEFAULT  # each member on time-warped and on jittered series
     for t in polished:
         original = study.trials[rec(t).polish_of]
         assert t.number > original.number and t.params == original.params
         assert rec(t).recipe == {"epochs": 2 * POLISH_FACTOR, "patience": rec(t).recipe["patience"],
-                                          "augment": True, "polish_of": original.number}
+                                 "augment": rec(t).recipe["augment"], "polish_of": original.number}
         assert rec(original).recipe["epochs"] == 2 and not rec(original).recipe["augment"]
         assert rec(t).recipe["patience"] == POLISH_FACTOR * rec(original).recipe["patience"]
         assert t.state.name == "COMPLETE" and rec(t).trained  # scored like any trial: no screening
         assert rec(t).screen is None and t.values[0] == rec(t).cv_accuracy_int8
-    assert len({rec(t).polish_of for t in polished}) == len(polished)  # once each
+    variants = sorted((rec(t).polish_of, rec(t).recipe["augment"]) for t in polished)
+    assert variants == sorted({(rec(t).polish_of, a) for t in polished for a in ("jitter", "warp")})  # once each
 
 
 def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):

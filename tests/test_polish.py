@@ -34,12 +34,13 @@ def _waiting(study):
 def test_the_best_front_members_are_queued_once_each():
     # front: #0 (0.90, 5 KB), #1 (0.80, 3 KB), #2 (0.95, 9 KB); #3 is dominated by #0
     study = _study([(10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000), (40, 0.70, 6000)])
-    assert list(queue_polish(study, 2)) == [2, 0]  # best score first
+    assert queue_polish(study, 2) == {2: [None, "jitter"], 0: [None, "jitter"]}  # best score first
     queued = _waiting(study)
-    assert [(t.system_attrs["fixed_params"], TrialRecord.read(t).kind, TrialRecord.read(t).polish_of)
-            for t in queued] == [
-        ({"width": 30}, POLISH, 2), ({"width": 10}, POLISH, 0)]
-    assert queue_polish(study, 2) == {1: [None]}  # the queued ones are not queued again
+    assert [(t.system_attrs["fixed_params"], TrialRecord.read(t).kind, TrialRecord.read(t).polish_of,
+             TrialRecord.read(t).polish_variant) for t in queued] == [
+        ({"width": 30}, POLISH, 2, None), ({"width": 30}, POLISH, 2, "jitter"),
+        ({"width": 10}, POLISH, 0, None), ({"width": 10}, POLISH, 0, "jitter")]
+    assert queue_polish(study, 2) == {1: [None, "jitter"]}  # the queued ones are not queued again
     assert queue_polish(study, 2) == {}
     assert queue_polish(_study([(10, 0.9, 5000)]), 0) == {}
 
@@ -90,7 +91,7 @@ def test_augmented_batches_keep_shapes_and_labels_and_differ_every_epoch():
     x = np.stack([np.stack([np.sin(t * (1 + i % 3) + i), np.cos(t + i)], -1)[None] for i in range(12)])
     x = x.astype("float32")
     y = np.arange(12)
-    data = augmented(x, y, batch_size=12, seed=3)
+    data = augmented(x, y, batch_size=12, seed=3)  # "warp"
     (xa, ya), (xb, yb) = list(data.take(1)) + list(data.take(1))
     for xs, ys in ((xa, ya), (xb, yb)):
         assert xs.shape == x.shape and xs.dtype == tf.float32
@@ -103,18 +104,35 @@ def test_augmented_batches_keep_shapes_and_labels_and_differ_every_epoch():
     assert not np.allclose(xa.numpy()[np.argsort(ya.numpy())], xb.numpy()[np.argsort(yb.numpy())])
 
 
-def test_augmented_series_keep_every_sample_at_its_time():
-    """The mean of many augmented draws of a series is the series: what a model trains on is not stretched or
-    shifted against what it is scored on. Window slicing failed this (every draw stretched by 1/0.9)."""
+def test_jittered_series_keep_every_sample_at_its_time():
+    """The mean of many "jitter" draws of a series is the series: nothing is stretched or shifted."""
     pytest.importorskip("tensorflow")
     from nas.train import augmented
 
     t = np.linspace(0, 8 * np.pi, 200)
     series = np.stack([np.sin(t), np.sign(np.sin(3 * t))], -1).astype("float32")
     x = np.repeat(series[None, None], 4000, axis=0)
-    draws = np.concatenate([xb.numpy() for xb, _ in augmented(x, np.zeros(len(x), int), batch_size=500, seed=0)])
+    draws = np.concatenate([xb.numpy() for xb, _ in augmented(x, np.zeros(len(x), int), batch_size=500, seed=0,
+                                                               kind="jitter")])
     assert draws.shape == x.shape
     assert np.abs(draws.mean(0)[0] - series).max() < 0.02  # gain mean 1, jitter mean 0, nothing moved
+
+
+def test_the_time_warp_stretches_as_often_as_it_squeezes(monkeypatch):
+    """What a model trains on is not stretched against what it is scored on: on a ramp (value = time step) each
+    batch's slope is its time scale, and the scales spread evenly about 1 within [WARP, 1 / WARP]. Window
+    slicing, before, stretched every batch (scale 0.9)."""
+    pytest.importorskip("tensorflow")
+    import nas.train
+
+    monkeypatch.setattr(nas.train, "SCALE_SD", 0.0)
+    monkeypatch.setattr(nas.train, "JITTER_SD", 0.0)
+    x = np.repeat(np.arange(200, dtype="float32")[None, None, :, None], 3000, axis=0)
+    scales = np.array([np.diff(xb.numpy()[0, 0, :, 0]).max()
+                       for xb, _ in nas.train.augmented(x, np.zeros(len(x), int), batch_size=10, seed=0)])
+    assert len(scales) == 300
+    assert scales.min() >= nas.train.WARP - 1e-4 and scales.max() <= 1 / nas.train.WARP + 1e-4
+    assert abs(np.log(scales).mean()) < 0.01 and 0.4 < (scales < 1).mean() < 0.6
 
 
 TINY_PARAMS = {"n_blocks": 2, "head": "global_avg", "dense": 8,
@@ -182,7 +200,8 @@ def test_a_sampled_architecture_is_trained_twice_at_most_with_the_search_s_recip
     assert record.repeat_of == [0, 3] and not record.trained and record.estimate is not None
     c = counts(study_rows(study))
     assert (c["repeats"], c["pruned_before_training"], c["trained"]) == (1, 0, 3)
-    assert queue_polish(study, 3) == {}  # and the architecture is not queued a third time
+    assert queue_polish(study, 3) == {0: ["jitter"]}  # and the architecture is not queued a third time,
+    assert queue_polish(study, 3) == {}  # only on the augmentation it has not had
 
 
 def test_of_two_tries_running_at_once_the_later_numbered_one_yields():
@@ -236,10 +255,10 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
     def second(params):
         return schedule_polish(archs[params["arch"]], SPECTRAL)
 
-    assert queue_polish(study, 2, second) == {0: [None, "swa"], 1: [None]}
-    queued = [(TrialRecord.read(t).polish_of, (TrialRecord.read(t).recipe or {}).get("schedule"))
-              for t in _waiting(study)]
-    assert queued == [(0, None), (0, "swa"), (1, None)]  # the pooled net gets the polish recipe alone
+    assert queue_polish(study, 2, second) == {0: [None, "jitter", "swa"], 1: [None, "jitter"]}
+    queued = [(TrialRecord.read(t).polish_of, TrialRecord.read(t).polish_variant) for t in _waiting(study)]
+    # the pooled net gets the polish recipe alone, on both augmentations
+    assert queued == [(0, None), (0, "jitter"), (0, "swa"), (1, None), (1, "jitter")]
     assert queue_polish(study, 2, second) == {}  # queued already, each recipe
     # a study polished before the second recipe existed: the FCN-like member gets the missing one only
     study = optuna.create_study(directions=["maximize", "minimize"])
@@ -247,17 +266,18 @@ def test_a_second_recipe_is_queued_beside_the_polish_and_each_only_once():
         params={"arch": "fcn"}, distributions=dist, values=[0.9, 5000],
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.9, cost={"flash_bytes": 5000})))
     schema.enqueue(study, {"arch": "fcn"}, kind=POLISH, polish_of=0)
-    assert queue_polish(study, 2, second) == {0: ["swa"]}
-    assert [(TrialRecord.read(t).recipe or {}).get("schedule") for t in _waiting(study)] == [None, "swa"]
+    assert queue_polish(study, 2, second) == {0: ["jitter", "swa"]}
+    assert [TrialRecord.read(t).polish_variant for t in _waiting(study)] == [None, "jitter", "swa"]
 
 
 
 def test_the_polish_line_says_which_trials_get_which_recipe():
-    assert polish_message({12: [None], 33: [None]}) == (
-        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series.")
-    assert polish_message({12: [None, "plateau"], 33: [None]}) == (
-        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series, and 12 (laid out "
-        "as FCN) with FCN's schedule as well.")
+    assert polish_message({12: [None, "jitter"], 33: ["jitter"]}) == (
+        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series (time-warped, and "
+        "jittered only).")
+    assert polish_message({12: [None, "jitter", "plateau"], 33: [None, "jitter"]}) == (
+        "Polishing the front: trial(s) 12, 33 trained again for 4x the epochs on augmented series (time-warped, and "
+        "jittered only), and 12 (laid out as FCN) with FCN's schedule as well.")
     # a member polished before the second recipe existed gets FCN's schedule alone: not "4x the epochs"
     assert polish_message({5: ["plateau"]}) == (
         "Polishing the front: trial(s) 5 (laid out as FCN) trained again with FCN's schedule.")
@@ -265,15 +285,17 @@ def test_the_polish_line_says_which_trials_get_which_recipe():
 def test_a_polish_queued_with_a_schedule_trains_with_it():
     from types import SimpleNamespace
 
-    from nas.objective import recipe_for, schedule_polish
+    from nas.objective import JITTER_POLISH, recipe_for, schedule_polish
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     schema.enqueue(study, {}, kind=POLISH, polish_of=3, recipe=schedule_polish(_like_fcn(), SPECTRAL))
     schema.enqueue(study, {}, kind=POLISH, polish_of=3)
+    schema.enqueue(study, {}, kind=POLISH, polish_of=3, recipe=JITTER_POLISH)
     data = SimpleNamespace(y_train=np.zeros(159))
-    scheduled, plain = (recipe_for(t, data, 56) for t in _waiting(study))
+    scheduled, plain, jittered = (recipe_for(t, data, 56) for t in _waiting(study))
     assert scheduled == {**schedule_polish(_like_fcn(), SPECTRAL), "polish_of": 3}
     assert "schedule" not in plain and plain["epochs"] == 4 * 56 and plain["polish_of"] == 3
+    assert plain["augment"] == "warp" and jittered == {**plain, "augment": "jitter"}
 
 
 def test_an_interrupted_baseline_or_scheduled_polish_is_queued_again_as_it_was():
@@ -282,16 +304,19 @@ def test_an_interrupted_baseline_or_scheduled_polish_is_queued_again_as_it_was()
 
     baseline = {"name": "fcn", "divisor": 18, "strides": [1, 1, 1]}
     recipe = {**schedule_polish(_like_fcn(), SPECTRAL), "polish_of": 0}
+    jittered = {"epochs": 224, "patience": 20, "augment": "jitter", "polish_of": 0}
     study = optuna.create_study(directions=["maximize", "minimize"])
     for attrs in ({"kind": schema.BASELINE, "baseline": baseline, "recipe": {"schedule": "plateau", "epochs": 9}},
-                  {"kind": POLISH, "polish_of": 0, "recipe": recipe}):
+                  {"kind": POLISH, "polish_of": 0, "recipe": recipe},
+                  {"kind": POLISH, "polish_of": 0, "recipe": jittered}):
         study.add_trial(optuna.trial.create_trial(
             state=optuna.trial.TrialState.FAIL, params={}, distributions={},
             user_attrs=schema.attrs(fail_reason=schema.INTERRUPTED, **attrs)))
-    assert requeue_interrupted(study) == [0, 1]
+    assert requeue_interrupted(study) == [0, 1, 2]
     again = [TrialRecord.read(t) for t in _waiting(study)]
     assert again[0].baseline == baseline and again[0].recipe["schedule"] == "plateau"
     assert again[1].polish_of == 0 and again[1].recipe == recipe
+    assert again[2].polish_of == 0 and again[2].polish_variant == "jitter"  # not the time-warped polish
 
 
 def test_the_diagnosis_says_where_the_sampler_s_proposals_went():
