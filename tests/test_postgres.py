@@ -80,10 +80,10 @@ def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url,
     assert sorted(numbers) == list(range(len(numbers)))  # no gaps, no duplicates
     searched = [t for t in study.trials if TrialRecord.read(t).kind != "polish"]  # the polish comes on top
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 12  # 4 workers x 3 trials
-    # the four each queued a polish of the front they read; each architecture is trained once
-    polished = [study.trials[r.polish_of].params for t in study.trials for r in [TrialRecord.read(t)]
-                if r.kind == "polish" and r.trained]
-    assert polished and len({architecture_key(p) for p in polished}) == len(polished)
+    # the four each queued a polish of the front they read; each architecture is trained once per augmentation
+    polished = [(architecture_key(study.trials[r.polish_of].params), r.polish_variant)
+                for t in study.trials for r in [TrialRecord.read(t)] if r.kind == "polish" and r.trained]
+    assert polished and len(set(polished)) == len(polished)
 
     resume = subprocess.run([sys.executable, "-m", "nas", "resume", "pg", "--storage", postgres_url, "--trials", "1"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
