@@ -50,7 +50,7 @@ class Task:
 
     def queue_polish(self, study, config: RunConfig) -> dict[int, list[str | None]]:
         """Front members queued to be trained again after the search: their trial numbers, each with the
-        schedules queued for it (nas.search.queue_polish)."""
+        variants queued for it (nas.search.queue_polish)."""
         return {}
 
     def cross_validate_finalists(self, study, config: RunConfig, data, *, jobs: int = 1,
@@ -236,8 +236,9 @@ class ClassificationTask(Task):
                            recipe=fcn_schedule(config.objective.baseline_epochs))
 
     def queue_polish(self, study, config):
-        """The front's polish; an FCN-like member also gets FCN's schedule when the finalists are
-        cross-validated, which then choose between its two polishes (one split cannot)."""
+        """The front's polish, on time-warped and on jittered series; an FCN-like member also gets FCN's schedule
+        when the finalists are cross-validated, which then choose between its early-stopped polish and that one
+        (one split cannot)."""
         from nas.objective import schedule_polish
         from nas.search import queue_polish
         from search_spaces import get_space
