@@ -505,22 +505,24 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
 
 
 def _run_queued(study, config, data, storage, jobs, queued, on_trial, progress, run_id) -> float:
-    """Run the polish trials queued for `queued` front members; returns wall seconds. Until they have run:
+    """Run the polish trials queued for `queued` front members; returns wall seconds. Their parameters and
+    recipes are fixed and every model is built after seeding (nas.train.seeded), so which process trains one
+    does not change it: they train in worker processes on every core, whatever `jobs` sampled the search (these
+    models train as fast on one TensorFlow thread as on two; docs/benchmarks.md, Workers). Until they have run:
     another process searching the same study may take some of them (they are polished all the same), and
-    this one must not sample new candidates in their place."""
+    this one must not sample new candidates in their place: the workers ask for as many trials as are
+    waiting, and each ask takes a waiting trial while one is left (on SQLite, nas.study._lock_on_begin
+    keeps two processes from taking the same one)."""
     from optuna.trial import TrialState
 
     wall = 0.0
-    # SQLite has no row locks: two worker processes can pop the same waiting trial and the second one's
-    # tell fails ("Cannot tell a COMPLETE trial", seen in tests/test_faults.py about 1 run in 3). On SQLite
-    # the queued polish trials therefore run one after another in this process.
-    one_at_a_time = jobs == 1 or storage.startswith("sqlite:")
     while left := sum(schema.TrialRecord.read(t).polish_of in queued
                       for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
-        if one_at_a_time:
+        workers = min(max(jobs, usable_cores()), left)
+        if workers == 1:
             wall += run(study, config, data, n_trials=1, timeout=None, on_trial=on_trial,
                         shared=not storage.startswith("sqlite:"), run_id=run_id)
         else:
-            wall += run_workers(study.study_name, storage, config, jobs=min(jobs, left), n_trials=left, timeout=None,
+            wall += run_workers(study.study_name, storage, config, jobs=workers, n_trials=left, timeout=None,
                                 progress=progress, run_id=run_id)
     return wall

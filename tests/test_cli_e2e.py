@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ def workdir(tmp_path_factory):
 def searched(workdir):
     mp = pytest.MonkeyPatch()
     mp.chdir(workdir)
+    mp.setattr("nas.search.usable_cores", lambda: 2)  # the polish's workers, on any machine: as on CI's 2 cores
     assert main(SEARCH) == 0
     yield workdir
     mp.undo()
@@ -99,6 +101,9 @@ def test_the_best_front_members_are_polished_after_the_search(searched):
         assert rec(t).screen is None and t.values[0] == rec(t).cv_accuracy_int8
     variants = sorted((rec(t).polish_of, rec(t).recipe["augment"]) for t in polished)
     assert variants == sorted({(rec(t).polish_of, a) for t in polished for a in ("jitter", "warp")})  # once each
+    # --jobs 1 samples in this process; the polish, fixed trainings, runs in a worker process per core
+    assert {rec(t).worker["pid"] for t in _searched(study)} == {os.getpid()}
+    assert len({rec(t).worker["pid"] for t in polished} - {os.getpid()}) == 2
 
 
 def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):

@@ -167,8 +167,8 @@ def test_four_local_workers_share_one_sqlite_study(tiny, monkeypatch, capfd):
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in searched) == 8
     polished = [t for t in trials if TrialRecord.read(t).kind == "polish"]  # by the workers too, after the 8
     assert all(t.state.name == "COMPLETE" and t.number >= 8 for t in polished)
-    pids = {TrialRecord.read(t).worker["pid"] for t in searched if TrialRecord.read(t).worker}
-    assert len(pids) >= 2 and os.getpid() not in pids  # the search ran in worker processes (polish: here, SQLite)
+    pids = {TrialRecord.read(t).worker["pid"] for t in trials if TrialRecord.read(t).worker}
+    assert len(pids) >= 2 and os.getpid() not in pids  # the search and its polish ran in worker processes
     assert "[w" in capfd.readouterr().err  # progress lines name the worker (printed by the worker processes)
 
 
