@@ -19,6 +19,8 @@ from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate
 
 REPORTS_DIR = Path("reports")
 EXIT_USAGE = 2
+JOBS_HELP = ("worker processes on the study (default: one per core, at most 4); --jobs 1 makes a search "
+             "reproducible trial by trial")
 
 
 class UsageError(Exception):
@@ -73,7 +75,7 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
     every few minutes; print the outcome."""
     from nas.progress import Progress
     from nas.report import Refresher, write_report
-    from nas.search import WorkerDied, finished_count, search
+    from nas.search import WorkerDied, default_jobs, finished_count, search
     from nas.tasks import task_for
 
     n_trials = _trials_asked(args) if args.command == "search" else args.trials
@@ -85,7 +87,8 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
             print(f"--distill: polished models learn from the study's teacher (float val accuracy "
                   f"{teacher['val_accuracy_float']:.3f}).", flush=True)
     try:
-        outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout, jobs=args.jobs,
+        outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout,
+                         jobs=args.jobs or default_jobs(),
                          data=data, takes_over=takes_over, progress=Progress(n_trials),
                          every_trial=Refresher(name, storage, _reports_dir(name)))
     except WorkerDied as exc:
@@ -520,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trials", type=_positive(int), help="trials to run (default 50; with --timeout, no limit)")
     s.add_argument("--timeout", type=_positive(float),
                    help="stop starting trials after SECONDS (the front's polish follows)")
-    s.add_argument("--jobs", type=_positive(int), default=1, help="worker processes on the study (default 1)")
+    s.add_argument("--jobs", type=_positive(int), help=JOBS_HELP)
     s.add_argument("--no-multi-fidelity", action="store_true",
                    help="train every feasible candidate for all its epochs (default: screen after a quarter)")
     s.add_argument("--cv-folds", type=_cv_folds, default=None,
@@ -574,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--trials", type=_positive(int),
                    help="trials to add (default: what the last search asked for and did not finish, else 10)")
     r.add_argument("--timeout", type=_positive(float))
-    r.add_argument("--jobs", type=_positive(int), default=1)
+    r.add_argument("--jobs", type=_positive(int), help=JOBS_HELP)
     r.add_argument("--storage")
     r.set_defaults(func=cmd_resume)
 

@@ -61,6 +61,17 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+MAX_DEFAULT_JOBS = 4  # each worker holds a TensorFlow of its own (0.6-1.0 GB); SQLite serves a few processes
+
+
+def default_jobs() -> int:
+    """Worker processes when `--jobs` is not given: one per core, at most MAX_DEFAULT_JOBS. These small models
+    train as fast on one TensorFlow thread as on two, so on 2 cores two workers run 1.86x the trials per hour
+    of one (docs/benchmarks.md, Workers); the order in which workers take trials varies, so a search is
+    reproducible trial by trial only with --jobs 1."""
+    return min(usable_cores(), MAX_DEFAULT_JOBS)
+
+
 def guarded(objective, run_id: str | None = None):
     """Record which invocation and process ran the trial and its memory; an interrupted trial says so."""
     def wrapped(trial):

@@ -96,8 +96,8 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
     x, y = generate(per_class=6, seed=3, length=150)
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
-    assert main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "2", "--baselines", "--study", "b",
-                 "--baseline-epochs", "3", "--cv-folds", "0", "--finalists", "0"]) == 0  # test_finalists does them
+    assert main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "2", "--baselines", "--study", "b", "--jobs",
+                 "1", "--baseline-epochs", "3", "--cv-folds", "0", "--finalists", "0"]) == 0  # test_finalists does them
     study, config = load("b", default_storage("b"))
     records = [TrialRecord.read(t) for t in study.trials]
     seeded = [r for r in records if r.kind == BASELINE]
@@ -142,7 +142,7 @@ def test_a_search_with_baselines_trains_them_first_as_seeded_trials(tmp_path, mo
             assert r.architecture == original.architecture
     c = counts(study_rows(study))
     assert c["trained"] == sum(r.trained for r in records) and c["trials"] == len(records)
-    assert main(["resume", "b", "--trials", "1"]) == 0  # seeded once per study
+    assert main(["resume", "b", "--trials", "1", "--jobs", "1"]) == 0  # seeded once per study
     assert sum(TrialRecord.read(t).kind == BASELINE for t in load("b", default_storage("b"))[0].trials) == 6
 
 

@@ -22,7 +22,7 @@ rec = TrialRecord.read
 pytestmark = pytest.mark.slow
 
 SEARCH = ["search", "--data", "tiny.npz", "--study", "e2e", "--trials", "6", "--epochs", "2",
-          "--seed", "1", "--max-latency-ms", "5"]
+          "--seed", "1", "--max-latency-ms", "5", "--jobs", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_the_best_front_members_are_polished_after_the_search(searched):
 def test_resume_adds_trials_to_the_same_study(searched, monkeypatch):
     monkeypatch.chdir(searched)
     before = len(_searched(_study()[0]))
-    assert main(["resume", "e2e", "--trials", "2"]) == 0
+    assert main(["resume", "e2e", "--trials", "2", "--jobs", "1"]) == 0
     study, config = _study()
     assert len(_searched(study)) == before + 2
     assert config.epochs == 2 and config.budget.max_latency_ms == 5.0  # read back from the study

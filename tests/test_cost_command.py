@@ -121,7 +121,8 @@ def test_a_search_rejects_candidates_over_a_parameter_budget_before_training(tmp
     x, y = generate(per_class=6, seed=4, length=64)
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
-    assert main(["search", "--data", "d.npz", "--trials", "4", "--max-params", "60", "--study", "p"]) == 0
+    assert main(["search", "--data", "d.npz", "--trials", "4", "--max-params", "60", "--study", "p",
+                 "--jobs", "1"]) == 0
     study, config = load("p", default_storage("p"))
     assert config.budget.max_params == 60
     for t in study.trials:  # no architecture of the space has 60 parameters or fewer

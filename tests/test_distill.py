@@ -127,7 +127,7 @@ def test_mlp_search_end_to_end(small_teacher, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     teacher, rows = str(small_teacher / "teacher.keras"), str(small_teacher / "rows.npz")
     argv = ["search", "--space", "mlp", "--teacher", teacher, "--data", rows, "--trials", "3", "--epochs", "2",
-            "--distill-samples", "2000", "--study", "st", "--seed", "3"]
+            "--distill-samples", "2000", "--study", "st", "--seed", "3", "--jobs", "1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Pareto front" in out and "exact-reduction" in out

@@ -61,7 +61,7 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
 # --cv-folds 0, --polish 0, --finalists 0: these tests are about faults, not scores; one training per candidate
 # keeps them short
 SEARCH = ["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--finalists", "0", "--trials", "6",
-          "--epochs", "40", "--max-latency-ms", "8", "--no-multi-fidelity"]
+          "--epochs", "40", "--max-latency-ms", "8", "--no-multi-fidelity", "--jobs", "1"]
 
 
 def test_kill_9_mid_training_then_resume_retries_it(tiny):
@@ -73,7 +73,7 @@ def test_kill_9_mid_training_then_resume_retries_it(tiny):
     assert _load(tiny, "k").trials[victim].state.name == "RUNNING"  # nobody said it ended
     time.sleep(GRACE_S + 2)  # its heartbeat is now stale
 
-    resumed = _start(tiny, "resume", "k")  # no --trials: finishes what the search asked for
+    resumed = _start(tiny, "resume", "k", "--jobs", "1")  # no --trials: finishes what the search asked for
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-800:]
     study = _load(tiny, "k")
@@ -101,7 +101,7 @@ def test_sigterm_stops_cleanly_and_resume_tries_the_trial_again(tiny):
     assert trials[victim].state.name == "FAIL"
     assert TrialRecord.read(trials[victim]).fail_reason.startswith("interrupted")
 
-    resumed = _start(tiny, "resume", "t")
+    resumed = _start(tiny, "resume", "t", "--jobs", "1")
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-800:]
     assert f"interrupted trial(s) {victim}" in err
@@ -142,7 +142,8 @@ def test_failing_trials_are_recorded_with_their_reason_and_replaced(tiny, monkey
     monkeypatch.chdir(tiny)
     assert main(["search", "--data", "tiny.npz", "--cv-folds", "0", "--polish", "0", "--finalists", "0", "--study", "f",
                  "--trials", "6",
-                 "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000"]) == 0
+                 "--epochs", "2", "--max-latency-ms", "1000", "--max-flash-kb", "1000", "--max-ram-kb", "1000",
+                 "--jobs", "1"]) == 0
     trials = _load(tiny, "f").trials
     reasons = [TrialRecord.read(t).fail_reason or "" for t in trials if t.state.name == "FAIL"]
     assert any("NaN" in r for r in reasons)

@@ -154,7 +154,7 @@ def test_resume_does_not_cross_validate_a_finalist_twice(finalist_search):
 
     study, _ = _load()
     before = schema.StudyRecord.read(study).finalists
-    assert main(["resume", "fin", "--trials", "1"]) == 0
+    assert main(["resume", "fin", "--trials", "1", "--jobs", "1"]) == 0
     study, _ = _load()
     after = schema.StudyRecord.read(study).finalists
     assert {n: after[n] for n in before} == before  # stored once, never retrained

@@ -85,7 +85,7 @@ def test_a_search_in_which_every_trial_failed_exits_non_zero_with_the_reason(tmp
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
     code = main(["search", "--data", "d.npz", "--trials", "2", "--epochs", "1", "--polish", "0",
-                 "--max-latency-ms", "1000", "--trial-time-limit", "0.001"])
+                 "--max-latency-ms", "1000", "--trial-time-limit", "0.001", "--jobs", "1"])
     err = capsys.readouterr().err
     assert code == 1
     assert "every trial of this run failed" in err and "time limit" in err
@@ -154,6 +154,21 @@ def test_a_search_prints_only_our_lines(tmp_path):
     for line in (out.stdout + out.stderr).splitlines():
         assert not any(n in line for n in NOISE), line
         assert OURS.match(line), f"not one of our lines: {line!r}"
+    # without --jobs the trials ran in one worker process per core (at most 4), their lines printed there too
+    from nas.search import default_jobs
+    from nas.study import load
+
+    study, _ = load("spectral-nano33", f"sqlite:///{tmp_path / 'studies' / 'spectral-nano33.db'}")
+    searched = [schema.TrialRecord.read(t) for t in study.trials if schema.TrialRecord.read(t).kind != "polish"]
+    assert len({r.worker["pid"] for r in searched}) == min(default_jobs(), 3)
+
+
+def test_default_jobs_is_one_worker_per_core_and_at_most_four(monkeypatch):
+    import nas.search
+
+    for cores, jobs in ((1, 1), (2, 2), (16, 4)):
+        monkeypatch.setattr(nas.search, "usable_cores", lambda cores=cores: cores)
+        assert nas.search.default_jobs() == jobs
 
 
 # ---------------------------------------------------------------- studies and counts
@@ -164,7 +179,7 @@ def test_a_bare_search_starts_a_new_study_instead_of_continuing_one(tmp_path, mo
     x, y = generate(per_class=6, seed=2, length=64)
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
-    argv = ["search", "--data", "d.npz", "--trials", "1", "--epochs", "1", "--polish", "0"]
+    argv = ["search", "--data", "d.npz", "--trials", "1", "--epochs", "1", "--polish", "0", "--jobs", "1"]
     assert main(argv) == 0
     assert main(argv) == 0
     err = capsys.readouterr().err

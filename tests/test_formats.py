@@ -52,7 +52,7 @@ def study(tmp_path_factory):
     mp.chdir(root)
     # a small validation split: scores are 2-fold cross-validated, per format
     assert main(["search", "--data", "d.npz", "--study", "f", "--trials", "3", "--epochs", "2", "--polish", "1",
-                 "--formats", "int8,float32", "--max-latency-ms", "1000", "--cv-folds", "2"]) == 0
+                 "--formats", "int8,float32", "--max-latency-ms", "1000", "--cv-folds", "2", "--jobs", "1"]) == 0
     mp.undo()
     return root
 

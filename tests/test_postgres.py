@@ -63,7 +63,7 @@ def test_four_workers_on_one_postgres_study_then_resume_and_report(postgres_url,
 
     write_light_curves(tmp_path / "tiny.npz")
     argv = [sys.executable, "-m", "nas", "search", "--data", "tiny.npz", "--study", "pg", "--storage", postgres_url,
-            "--trials", "3", "--epochs", "2", "--max-latency-ms", "5"]
+            "--trials", "3", "--epochs", "2", "--max-latency-ms", "5", "--jobs", "1"]
     # a crash of a subprocess shows its stack, unless it comes while C output is captured: exports
     # segfaulted silently in CI when the arena bisection tried a size that crashes tflite-micro
     # (test_arena.py::test_minimal_arena_is_found_past_arena_sizes_that_crash_the_interpreter)
