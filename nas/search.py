@@ -253,9 +253,11 @@ def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:
 
 
 def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float | None,
-        on_trial: Callable | None = None, worker: int = 0, shared: bool = False, run_id: str | None = None) -> float:
+        on_trial: Callable | None = None, worker: int = 0, shared: bool = False, run_id: str | None = None,
+        tickets: Tickets | None = None) -> float:
     """Optimise the study in this process, on its task's `data` (None: opened from the configuration);
-    returns wall seconds."""
+    returns wall seconds. With `tickets`, each trial after the first takes one, and the run stops when none
+    is left (the caller took the first)."""
     import optuna
 
     # failures are reported by our progress line; Optuna's own warning would print a traceback
@@ -266,6 +268,15 @@ def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float 
     # a resumed study (or another worker) gets its own sampler seed, so it does not replay old samples
     study.sampler = make_sampler(config.sampler, sampler_seed(study, config.seed, worker, shared))
     callbacks = [*([on_trial] if on_trial else []), lambda study, trial: raise_if_stop_requested()]
+    if tickets is not None:
+        ran = [0]
+
+        def next_ticket(study, trial):  # only for a trial this call would still start
+            ran[0] += 1
+            if (n_trials is None or ran[0] < n_trials) and not tickets.take():
+                study.stop()
+
+        callbacks.append(next_ticket)
     start = time.monotonic()
     study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=RECOVERABLE,
                    callbacks=callbacks, gc_after_trial=True)
@@ -285,9 +296,57 @@ def open_in_worker(name: str, storage_url: str, threads: int):
     return load(name, storage_url)
 
 
+class Tickets:
+    """The trials a run's local worker processes may still start, one count in a file under a lock. Each worker
+    takes a ticket before each trial, so a worker whose trials were quick (rejected before training, screened
+    out) goes on with trials another would have run: with fixed shares, one worker of a 50-trial search on
+    2 cores finished its 25 at 82 s and the other ran its last trials alone until 176 s."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    @contextmanager
+    def of(cls, n: int | None):
+        """`n` tickets for the duration of a run (None: no limit, no tickets)."""
+        if n is None:
+            yield None
+            return
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="nas-tickets-")
+        try:
+            os.write(fd, str(n).encode())
+            os.close(fd)
+            yield cls(path)
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def _update(self, take: bool) -> int:
+        import fcntl
+
+        with open(self.path, "r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+            left = int(f.read())
+            if take and left > 0:
+                f.seek(0)
+                f.truncate()
+                f.write(str(left - 1))
+            return left
+
+    def take(self) -> bool:
+        return self._update(take=True) > 0
+
+    def left(self) -> int:
+        return self._update(take=False)
+
+
 def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, threads: int, index: int,
-            progress: Progress | None, run_id: str | None = None) -> int:
-    """One worker process: TensorFlow limited to `threads`, the study reopened from storage."""
+            progress: Progress | None, run_id: str | None = None, tickets: Tickets | None = None) -> int:
+    """One worker process: TensorFlow limited to `threads`, the study reopened from storage; with `tickets`,
+    it runs up to `n_trials` trials while tickets are left."""
+    if tickets is not None and not tickets.take():  # before TensorFlow's start-up, which takes seconds
+        return 0
     study, config = open_in_worker(name, storage_url, threads)
     timeout = None if deadline is None else deadline - time.time()
     if timeout is not None and timeout <= 0:
@@ -296,7 +355,7 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
         progress.worker = f"w{index}"
     before = len(study.trials)
     run(study, config, None, n_trials=n_trials, timeout=timeout, on_trial=progress, worker=index + 1,
-        run_id=run_id)
+        run_id=run_id, tickets=tickets)
     return len(study.trials) - before
 
 
@@ -328,29 +387,24 @@ def worker_pool(jobs: int):
 def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_trials: int | None,
                 timeout: float | None, progress: Progress | None = None, recycle_every: int = RECYCLE_EVERY,
                 while_waiting: Callable | None = None, run_id: str | None = None) -> float:
-    """Optimise with `jobs` worker processes on one study (created beforehand by the caller). Each
-    runs at most `recycle_every` trials and exits, so TensorFlow's growth per trial is bounded; the
-    next chunk starts in a fresh process. Returns wall seconds."""
+    """Optimise with `jobs` worker processes on one study (created beforehand by the caller), `n_trials` trials
+    among them (shared as Tickets) or until `timeout`. Each runs at most `recycle_every` trials and exits, so
+    TensorFlow's growth per trial is bounded; the next chunk starts in a fresh process. Returns wall seconds."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     threads = max(1, usable_cores() // jobs)
     deadline = None if timeout is None else time.time() + timeout
-    remaining = n_trials
     start = time.monotonic()
     pending: set = set()
     chunk = 0
-    with worker_pool(jobs) as pool:
+    with worker_pool(jobs) as pool, Tickets.of(n_trials) as tickets:
         while True:
-            while (len(pending) < jobs and (remaining is None or remaining > 0)
+            # a worker that found no ticket left none: the tickets only go down
+            while (len(pending) < jobs and (tickets is None or tickets.left() > 0)
                    and (deadline is None or time.time() < deadline)):
-                # share what is left among the free workers; never more than recycle_every per process
-                size = (recycle_every if remaining is None
-                        else min(recycle_every, -(-remaining // (jobs - len(pending)))))
-                pending.add(pool.submit(_worker, name, storage_url, size, deadline, threads, chunk, progress,
-                                         run_id))
+                pending.add(pool.submit(_worker, name, storage_url, recycle_every, deadline, threads, chunk, progress,
+                                         run_id, tickets))
                 chunk += 1
-                if remaining is not None:
-                    remaining -= size
             if not pending:
                 break
             done, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)

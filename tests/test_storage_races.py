@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,31 @@ def test_a_queued_trial_is_handed_to_one_process_only(tmp_path):
     assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
     popped = [int(t) for out, _ in outputs for t in out.split()]
     assert sorted(popped) == sorted({t._trial_id for t in study.trials})  # each once, none twice
+
+
+TAKER = """
+import sys, time
+from nas.search import Tickets
+tickets, start, taken = Tickets(sys.argv[1]), float(sys.argv[2]), 0
+time.sleep(max(0.0, start - time.time()))
+while tickets.take():
+    taken += 1
+print(taken)
+"""
+
+
+@pytest.mark.slow
+def test_the_tickets_of_a_run_are_each_taken_by_one_worker_process(tmp_path):
+    """A run's worker processes share its trials as tickets; 4 processes taking 400 together take 400."""
+    import time
+
+    from nas.search import Tickets
+
+    with Tickets.of(400) as tickets:
+        start = f"{time.time() + 4:.3f}"
+        procs = [subprocess.Popen([sys.executable, "-c", TAKER, tickets.path, start], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
+        assert sum(int(out) for out, _ in outputs) == 400 and tickets.left() == 0
+    assert not Path(tickets.path).exists()
