@@ -39,8 +39,10 @@ def _start(root, *argv):
 
 def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float = 240):
     """Block until a trial is being trained (passed its budget check, not yet trained) and at least
-    `after_finished` trials are finished; returns that trial's number."""
-    deadline = time.monotonic() + timeout
+    `after_finished` trials are finished; returns that trial's number. It must be seen so in two polls: a
+    repeated architecture is in that state for a moment before it is pruned as a repeat (CI once killed the
+    search just after, and found its victim PRUNED)."""
+    deadline, candidates = time.monotonic() + timeout, set()
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"search ended early: {proc.stderr.read()[-500:]}"
         if (root / "studies" / f"{name}.db").exists():
@@ -49,11 +51,11 @@ def _wait_for_training(root, name, proc, after_finished: int = 1, timeout: float
             except Exception:  # the study is being created
                 trials = []
             finished = sum(t.state.is_finished() for t in trials)
-            for t in trials:
-                r = TrialRecord.read(t)  # past the estimate, not rejected: training (or converting)
-                if (t.state.name == "RUNNING" and r.estimate is not None and r.feasible is None
-                        and finished >= after_finished):
-                    return t.number
+            training = {t.number for t in trials for r in [TrialRecord.read(t)]  # past the estimate, not rejected
+                        if t.state.name == "RUNNING" and r.estimate is not None and r.feasible is None}
+            if finished >= after_finished and training & candidates:
+                return min(training & candidates)
+            candidates = training
         time.sleep(0.2)
     raise AssertionError("no trial reached training in time")
 
