@@ -191,6 +191,9 @@ def requeue_interrupted(study) -> list[int]:
     return [t.number for t in again]
 
 
+AUGMENTED_POLISHES = (None, JITTER_POLISH)  # the polish recipe (None: time-warped) on each augmentation, every member
+
+
 def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = None
                  ) -> dict[int, list[str | None]]:
     """Queue the long recipe (nas.objective.recipe_for) for the k best-scoring members of the front trained with
@@ -209,7 +212,7 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
     def missing(r: dict) -> list[dict | None]:  # the recipes (None: the polish recipe) r has not had
         extra = second(r["params"]) if second is not None and r["baseline"] is None else None
         key = architecture_key(r["params"], r["baseline"])
-        return [recipe for recipe in (None, JITTER_POLISH, *([extra] if extra else []))
+        return [recipe for recipe in (*AUGMENTED_POLISHES, *([extra] if extra else []))
                 if (key, schema.recipe_variant(recipe)) not in done]
 
     # a member trained with a published schedule (a baseline with its own recipe: 2000 epochs) had a longer
@@ -231,8 +234,9 @@ def queue_polish(study, k: int, second: Callable[[dict], dict | None] | None = N
 
 def polish_message(polished: dict[int, list[str | None]]) -> str:
     """What queue_polish queued, as the line a search prints before training it."""
-    long = ", ".join(str(n) for n, variants in polished.items() if {None, "jitter"} & set(variants))
-    fcn = ", ".join(str(n) for n, variants in polished.items() if set(variants) - {None, "jitter"})
+    augmented = {schema.recipe_variant(recipe) for recipe in AUGMENTED_POLISHES}
+    long = ", ".join(str(n) for n, variants in polished.items() if augmented & set(variants))
+    fcn = ", ".join(str(n) for n, variants in polished.items() if set(variants) - augmented)
     recipe = f"{POLISH_FACTOR}x the epochs on augmented series (time-warped, and jittered only)"
     if long and fcn:
         return (f"Polishing the front: trial(s) {long} trained again for {recipe}, and {fcn} (laid out as FCN) "
