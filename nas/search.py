@@ -11,7 +11,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,12 +256,39 @@ def sampler_seed(study, seed: int, worker: int, shared: bool = False) -> int:
     return value % 2**32
 
 
+class NothingQueued(Exception):
+    """A queued-only run asked for a trial and no queued (waiting) trial was left."""
+
+
+@contextmanager
+def only_queued(study):
+    """While inside, the study's ask takes a queued (waiting) trial or raises NothingQueued; it never creates a
+    trial for the sampler. Optuna's ask pops a waiting trial if one is left and otherwise creates a trial with
+    the storage's create_new_trial and no template (an enqueued trial is created with one). Checking for a
+    waiting trial before asking is not enough: another process may take it in between, and the ask would then
+    sample a new candidate where a fixed training was meant (on PostgreSQL, 4 processes ran 17 trials for 12)."""
+    storage = study._storage
+    create = storage.create_new_trial
+
+    def create_only_from_template(study_id, template_trial=None):
+        if template_trial is None:
+            raise NothingQueued
+        return create(study_id, template_trial)
+
+    storage.create_new_trial = create_only_from_template
+    try:
+        yield
+    finally:
+        del storage.create_new_trial
+
+
 def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float | None,
         on_trial: Callable | None = None, worker: int = 0, shared: bool = False, run_id: str | None = None,
-        tickets: Tickets | None = None) -> float:
+        tickets: Tickets | None = None, queued_only: bool = False) -> float:
     """Optimise the study in this process, on its task's `data` (None: opened from the configuration);
     returns wall seconds. With `tickets`, each trial after the first takes one, and the run stops when none
-    is left (the caller took the first)."""
+    is left (the caller took the first). With `queued_only`, it runs queued trials only, and stops when none
+    is waiting (see only_queued)."""
     import optuna
 
     # failures are reported by our progress line; Optuna's own warning would print a traceback
@@ -282,8 +309,12 @@ def run(study, config: RunConfig, data, *, n_trials: int | None, timeout: float 
 
         callbacks.append(next_ticket)
     start = time.monotonic()
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=RECOVERABLE,
-                   callbacks=callbacks, gc_after_trial=True)
+    try:
+        with only_queued(study) if queued_only else nullcontext():
+            study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=RECOVERABLE,
+                           callbacks=callbacks, gc_after_trial=True)
+    except NothingQueued:
+        pass
     return time.monotonic() - start
 
 
@@ -346,9 +377,10 @@ class Tickets:
 
 
 def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, threads: int, index: int,
-            progress: Progress | None, run_id: str | None = None, tickets: Tickets | None = None) -> int:
-    """One worker process: TensorFlow limited to `threads`, the study reopened from storage; with `tickets`,
-    it runs up to `n_trials` trials while tickets are left."""
+            progress: Progress | None, run_id: str | None = None, tickets: Tickets | None = None,
+            queued_only: bool = False) -> int:
+    """One worker process: TensorFlow limited to `threads`, the study reopened from storage; it runs up to
+    `n_trials` trials: while `tickets` are left, or (`queued_only`) while queued trials are waiting."""
     if tickets is not None and not tickets.take():  # before TensorFlow's start-up, which takes seconds
         return 0
     study, config = open_in_worker(name, storage_url, threads)
@@ -359,7 +391,7 @@ def _worker(name: str, storage_url: str, n_trials: int, deadline: float | None, 
         progress.worker = f"w{index}"
     before = len(study.trials)
     run(study, config, None, n_trials=n_trials, timeout=timeout, on_trial=progress, worker=index + 1,
-        run_id=run_id, tickets=tickets)
+        run_id=run_id, tickets=tickets, queued_only=queued_only)
     return len(study.trials) - before
 
 
@@ -390,10 +422,12 @@ def worker_pool(jobs: int):
 
 def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_trials: int | None,
                 timeout: float | None, progress: Progress | None = None, recycle_every: int = RECYCLE_EVERY,
-                while_waiting: Callable | None = None, run_id: str | None = None) -> float:
+                while_waiting: Callable | None = None, run_id: str | None = None, queued_only: bool = False) -> float:
     """Optimise with `jobs` worker processes on one study (created beforehand by the caller), `n_trials` trials
     among them (shared as Tickets) or until `timeout`. Each runs at most `recycle_every` trials and exits, so
-    TensorFlow's growth per trial is bounded; the next chunk starts in a fresh process. Returns wall seconds."""
+    TensorFlow's growth per trial is bounded; the next chunk starts in a fresh process. With `queued_only`,
+    `jobs` workers each run queued trials until none is waiting or it has run `recycle_every` (the caller
+    runs it again while its trials wait). Returns wall seconds."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     threads = max(1, usable_cores() // jobs)
@@ -405,9 +439,9 @@ def run_workers(name: str, storage_url: str, config: RunConfig, *, jobs: int, n_
         while True:
             # a worker that found no ticket left none: the tickets only go down
             while (len(pending) < jobs and (tickets is None or tickets.left() > 0)
-                   and (deadline is None or time.time() < deadline)):
+                   and (deadline is None or time.time() < deadline) and not (queued_only and chunk == jobs)):
                 pending.add(pool.submit(_worker, name, storage_url, recycle_every, deadline, threads, chunk, progress,
-                                         run_id, tickets))
+                                         run_id, tickets, queued_only))
                 chunk += 1
             if not pending:
                 break
@@ -577,24 +611,20 @@ def _run_queued(study, config, data, storage, jobs, queued, on_trial, progress, 
     """Run the polish trials queued for `queued` front members; returns wall seconds. Their parameters and
     recipes are fixed and every model is built after seeding (nas.train.seeded), so which process trains one
     does not change it: they train in worker processes on every core, whatever `jobs` sampled the search (these
-    models train as fast on one TensorFlow thread as on two; docs/benchmarks.md, Workers); on a database server,
-    in `jobs` processes. Until they have run:
-    another process searching the same study may take some of them (they are polished all the same), and
-    this one must not sample new candidates in their place: the workers ask for as many trials as are
-    waiting, and each ask takes a waiting trial while one is left (on SQLite, nas.study._lock_on_begin
-    keeps two processes from taking the same one)."""
+    models train as fast on one TensorFlow thread as on two; docs/benchmarks.md, Workers). Another process
+    searching the same study may take some of them (they are polished all the same); these workers take queued
+    trials only (only_queued), so none samples a new candidate in their place. On SQLite,
+    nas.study._lock_on_begin keeps two processes from taking the same queued trial."""
     from optuna.trial import TrialState
 
-    wall, shared = 0.0, not storage.startswith("sqlite:")
+    wall = 0.0
     while left := sum(schema.TrialRecord.read(t).polish_of in queued
                       for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
-        # on a shared server other processes take queued polishes too, and a worker that finds none waiting would
-        # sample a new candidate (4 processes on PostgreSQL ran 17 trials for 12 asked): there, as asked
-        workers = min(jobs if shared else max(jobs, usable_cores()), left)
+        workers = min(max(jobs, usable_cores()), left)
         if workers == 1:
-            wall += run(study, config, data, n_trials=1, timeout=None, on_trial=on_trial, shared=shared,
-                        run_id=run_id)
+            wall += run(study, config, data, n_trials=None, timeout=None, on_trial=on_trial,
+                        shared=not storage.startswith("sqlite:"), run_id=run_id, queued_only=True)
         else:
-            wall += run_workers(study.study_name, storage, config, jobs=workers, n_trials=left, timeout=None,
-                                progress=progress, run_id=run_id)
+            wall += run_workers(study.study_name, storage, config, jobs=workers, n_trials=None, timeout=None,
+                                progress=progress, run_id=run_id, queued_only=True)
     return wall

@@ -105,3 +105,43 @@ def test_the_tickets_of_a_run_are_each_taken_by_one_worker_process(tmp_path):
         assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
         assert sum(int(out) for out, _ in outputs) == 400 and tickets.left() == 0
     assert not Path(tickets.path).exists()
+
+
+QUEUED_ONLY = """
+import sys, time
+import optuna
+from nas.search import NothingQueued, only_queued
+from nas.study import _storage
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="polish", storage=_storage(sys.argv[1]))
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+ran = []
+try:
+    with only_queued(study):  # each asks for every trial queued: the others take some of them meanwhile
+        study.optimize(lambda t: ran.append(t.suggest_int("x", 0, 10**6)) or time.sleep(0.02) or 0.0, n_trials=40)
+except NothingQueued:
+    pass
+print(" ".join(map(str, ran)))
+"""
+
+
+@pytest.mark.slow
+def test_queued_only_workers_take_the_queued_trials_and_sample_none(tmp_path):
+    """The polish's workers run queued trials until none is waiting. 4 processes each asking for all 40 queued
+    trials run them once each; an ask with none left waiting must not sample a new trial (Optuna's ask would)."""
+    import time
+
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/polish.db"
+    study = optuna.create_study(study_name="polish", storage=storage)
+    for i in range(40):
+        study.enqueue_trial({"x": i}, skip_if_exists=False)
+    start = f"{time.time() + 6:.3f}"
+    procs = [subprocess.Popen([sys.executable, "-c", QUEUED_ONLY, storage, start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
+    assert sorted(int(x) for out, _ in outputs for x in out.split()) == list(range(40))
+    trials = optuna.load_study(study_name="polish", storage=storage).trials
+    assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
