@@ -335,3 +335,18 @@ def test_the_diagnosis_says_where_the_sampler_s_proposals_went():
     assert benchmark("selection_diagnosis").sampled_effort(study) == (
         "sampled: 5 proposals of 3 architectures; 2 trained fully (1 architectures), 1 screened out, "
         "1 not trained again (repeats)")
+
+
+def test_a_published_schedule_s_front_place_polishes_its_architecture_s_searched_training():
+    # #1 and #2 are one baseline: #2, its own recipe, tops the front and hides #1 (the search's recipe) behind it
+    baseline = {"name": "fcn", "divisor": 16, "strides": [8, 2, 2]}
+    study = _study([(30, 0.80, 3000)])
+    for acc, recipe in ((0.90, None), (0.95, {"epochs": 2000, "schedule": "plateau"})):
+        study.add_trial(optuna.trial.create_trial(
+            params={}, distributions={}, values=[acc, 9000],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": 9000},
+                                    kind=schema.BASELINE, baseline=baseline, **({"recipe": recipe} if recipe else {}))))
+    assert queue_polish(study, 2) == {1: [None, "jitter"], 0: [None, "jitter"]}  # in #2's place, its score's rank
+    assert {TrialRecord.read(t).baseline["divisor"] for t in _waiting(study) if TrialRecord.read(t).polish_of == 1} \
+        == {16}
+    assert queue_polish(study, 2) == {}  # the architecture had its polish
