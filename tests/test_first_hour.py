@@ -179,7 +179,8 @@ def test_a_bare_search_starts_a_new_study_instead_of_continuing_one(tmp_path, mo
     x, y = generate(per_class=6, seed=2, length=64)
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     monkeypatch.chdir(tmp_path)
-    argv = ["search", "--data", "d.npz", "--trials", "1", "--epochs", "1", "--polish", "0", "--jobs", "1"]
+    argv = ["search", "--data", "d.npz", "--trials", "1", "--epochs", "1", "--polish", "0", "--jobs", "1",
+            "--cv-folds", "0", "--finalists", "0"]  # what is tested is the naming: no retraining on folds
     assert main(argv) == 0
     assert main(argv) == 0
     err = capsys.readouterr().err

@@ -42,6 +42,19 @@ def test_sixteen_processes_start_together_on_a_new_sqlite_study(tmp_path):
     assert all(t.state.name == "COMPLETE" for t in trials)
 
 
+def _four_at_once(script: str, *args: str, delay: float) -> list[str]:
+    """Run `script` in 4 Python processes given `args` and a start time `delay` seconds ahead, at which each
+    begins (so they race); their outputs, once every one has exited 0."""
+    import time
+
+    start = f"{time.time() + delay:.3f}"
+    procs = [subprocess.Popen([sys.executable, "-c", script, *args, start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
+    return [out for out, _ in outputs]
+
+
 POPPER = """
 import sys, time
 import optuna
@@ -62,20 +75,13 @@ print(" ".join(map(str, popped)))
 def test_a_queued_trial_is_handed_to_one_process_only(tmp_path):
     """Queued trials (baselines, polish, retries) are popped by whichever worker asks first. Without the
     write lock at BEGIN, 4 processes popping 60 queued trials from one SQLite file popped 72 and 77."""
-    import time
-
     import optuna
 
     storage = f"sqlite:///{tmp_path}/queue.db"
     study = optuna.create_study(study_name="queue", storage=storage)
     for i in range(60):
         study.enqueue_trial({"x": i}, skip_if_exists=False)
-    start = f"{time.time() + 6:.3f}"
-    procs = [subprocess.Popen([sys.executable, "-c", POPPER, storage, start], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
-    popped = [int(t) for out, _ in outputs for t in out.split()]
+    popped = [int(t) for out in _four_at_once(POPPER, storage, delay=6) for t in out.split()]
     assert sorted(popped) == sorted({t._trial_id for t in study.trials})  # each once, none twice
 
 
@@ -93,17 +99,10 @@ print(taken)
 @pytest.mark.slow
 def test_the_tickets_of_a_run_are_each_taken_by_one_worker_process(tmp_path):
     """A run's worker processes share its trials as tickets; 4 processes taking 400 together take 400."""
-    import time
-
     from nas.search import Tickets
 
     with Tickets.of(400) as tickets:
-        start = f"{time.time() + 4:.3f}"
-        procs = [subprocess.Popen([sys.executable, "-c", TAKER, tickets.path, start], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
-        outputs = [p.communicate(timeout=300) for p in procs]
-        assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
-        assert sum(int(out) for out, _ in outputs) == 400 and tickets.left() == 0
+        assert sum(int(out) for out in _four_at_once(TAKER, tickets.path, delay=4)) == 400 and tickets.left() == 0
     assert not Path(tickets.path).exists()
 
 
@@ -129,19 +128,13 @@ print(" ".join(map(str, ran)))
 def test_queued_only_workers_take_the_queued_trials_and_sample_none(tmp_path):
     """The polish's workers run queued trials until none is waiting. 4 processes each asking for all 40 queued
     trials run them once each; an ask with none left waiting must not sample a new trial (Optuna's ask would)."""
-    import time
-
     import optuna
 
     storage = f"sqlite:///{tmp_path}/polish.db"
     study = optuna.create_study(study_name="polish", storage=storage)
     for i in range(40):
         study.enqueue_trial({"x": i}, skip_if_exists=False)
-    start = f"{time.time() + 6:.3f}"
-    procs = [subprocess.Popen([sys.executable, "-c", QUEUED_ONLY, storage, start], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
-    assert sorted(int(x) for out, _ in outputs for x in out.split()) == list(range(40))
+    ran = [int(x) for out in _four_at_once(QUEUED_ONLY, storage, delay=6) for x in out.split()]
+    assert sorted(ran) == list(range(40))
     trials = optuna.load_study(study_name="polish", storage=storage).trials
     assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
