@@ -637,8 +637,9 @@ def _run_queued(study, config, data, storage, jobs, queued, on_trial, progress, 
                       for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
         workers = min(max(jobs, usable_cores()), left)
         if workers == 1:
-            wall += run(study, config, data, n_trials=None, timeout=None, on_trial=on_trial,
-                        shared=not storage.startswith("sqlite:"), run_id=run_id, queued_only=True)
+            # no sampler seed to set apart (`shared`): a queued trial's parameters are fixed, nothing is sampled
+            wall += run(study, config, data, n_trials=None, timeout=None, on_trial=on_trial, run_id=run_id,
+                        queued_only=True)
         else:
             wall += run_workers(study.study_name, storage, config, jobs=workers, n_trials=None, timeout=None,
                                 progress=progress, run_id=run_id, queued_only=True)
