@@ -19,6 +19,9 @@ from nas.study import STUDIES_DIR, StudyError, default_storage, redact, validate
 
 REPORTS_DIR = Path("reports")
 EXIT_USAGE = 2
+FINALISTS_TIMEOUT_HELP = ("classifiers: start no finalist (but the first) after SECONDS of cross-validating them "
+                          "(default: as long as the search and polish took in this run, at least 5 minutes); "
+                          "a resume cross-validates those left")
 JOBS_HELP = ("worker processes on the study (default: one per core, at most 4); --jobs 1 makes a search "
              "reproducible trial by trial")
 
@@ -90,7 +93,8 @@ def _search(study, config, name: str, storage: str, args, data=None, takes_over=
         outcome = search(study, config, storage=storage, n_trials=n_trials, timeout=args.timeout,
                          jobs=args.jobs or default_jobs(),
                          data=data, takes_over=takes_over, progress=Progress(n_trials),
-                         every_trial=Refresher(name, storage, _reports_dir(name)))
+                         every_trial=Refresher(name, storage, _reports_dir(name)),
+                         finalists_timeout=args.finalists_timeout)
     except WorkerDied as exc:
         print(f"nas: {exc}. Resume with: nas resume {name}", file=sys.stderr)
         return 1
@@ -538,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"again on {CV_FOLDS - 1} more folds, and recommend the best by pooled accuracy (default "
                         f"{FINALISTS_DEFAULT} when the validation split has fewer than {FINALISTS_BELOW_VAL} series, "
                         "else 0; skipped when candidates are cross-validated already)")
+    s.add_argument("--finalists-timeout", type=_positive(float), help=FINALISTS_TIMEOUT_HELP)
     s.add_argument("--distill", action="store_true",
                    help="classifiers: train a full-width FCN first (a few minutes); the polished front members "
                         "train on targets mixed with its probabilities; turns cross-validation off")
@@ -577,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--trials", type=_positive(int),
                    help="trials to add (default: what the last search asked for and did not finish, else 10)")
     r.add_argument("--timeout", type=_positive(float))
+    r.add_argument("--finalists-timeout", type=_positive(float), help=FINALISTS_TIMEOUT_HELP)
     r.add_argument("--jobs", type=_positive(int), help=JOBS_HELP)
     r.add_argument("--storage")
     r.set_defaults(func=cmd_resume)

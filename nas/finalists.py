@@ -15,6 +15,8 @@ by the search's score.
 By default only where the validation split has fewer than FINALISTS_BELOW_VAL series (finalists_for): the
 measurements were on splits of 41-54 series; a split of hundreds ranks the top well enough on its own, and the
 4 more trainings per finalist would lengthen a default search on the built-in light curves (246 series).
+They run best first (pick's order) and none but the first starts after a deadline (deadline_for: by default as long
+as the search and polish took, at least FINALISTS_MIN_S); a resume cross-validates those left.
 Not done when the study is cross-validated already (every score is a k-fold one) or distilled (the
 teacher saw every training series, so folds of them are not held out from a distilled training).
 """
@@ -22,6 +24,7 @@ teacher saw every training series, so folds of them are not held out from a dist
 from __future__ import annotations
 
 import logging
+import time
 
 from nas import schema
 from nas.config import FINALISTS_DEFAULT
@@ -30,6 +33,17 @@ from nas.results import architecture_key, study_rows
 log = logging.getLogger("nas")
 
 FINALISTS_BELOW_VAL = 100  # finalists by default when the validation split has fewer series than this
+FINALISTS_MIN_S = 300.0  # the finalists' least time by default, however short the search before them was
+
+
+def deadline_for(began: float, finalists_timeout: float | None, now: float | None = None) -> float:
+    """When the finalists of a search that began at `began` (time.time()) stop starting: `finalists_timeout`
+    seconds from `now`, or by default as long from now as the search and polish took, at least FINALISTS_MIN_S.
+    On a small validation split each finalist trains 4 more times, with its recipe (FCN's published one runs
+    2,000 epochs), and the baselines are finalists too: on JapaneseVowels at 40 ms they ran over 20 minutes
+    after a 15-minute search and were not done (docs/benchmarks.md)."""
+    now = time.time() if now is None else now
+    return now + (finalists_timeout if finalists_timeout is not None else max(now - began, FINALISTS_MIN_S))
 
 
 def finalists_for(n_val: int | None) -> int:
@@ -79,10 +93,14 @@ def builder(space, trial, record: schema.TrialRecord, input_shape, n_classes: in
     return lambda: space.build(FixedTrial(trial.params), input_shape=input_shape, n_outputs=n_classes)
 
 
-def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, storage: str | None = None) -> list[int]:
+def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, storage: str | None = None,
+                   deadline: float | None = None) -> list[int]:
     """Cross-validate (`folds` folds) the finalists (`pick(study, k)`) the study has not cross-validated
-    yet, and store each one's pooled accuracy. With `jobs` > 1 and the study's `storage`, the finalists are
-    shared among that many worker processes, the longest recipes first. Returns the trial numbers done."""
+    yet, in pick's order (the front's best first, the baselines last), and store each one's pooled accuracy.
+    With `jobs` > 1 and the study's `storage`, they are shared among that many worker processes. No finalist
+    starts after `deadline` (a time.time() value; None: no limit), but the first always does, so each resume
+    gets further: those not started are left for a resume, which cross-validates only what the study lacks.
+    Returns the trial numbers done."""
     o = config.objective
     if k <= 0 or folds < 2 or o.cv_folds or o.distill:
         return []
@@ -97,8 +115,25 @@ def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, st
     log.info("Cross-validating the finalists, trial(s) %s: each trained %d more times (--finalists 0: off).",
              ", ".join(map(str, todo)), folds - 1)
     if jobs > 1 and len(todo) > 1 and storage is not None:
-        return _in_workers(study, storage, todo, folds, jobs)
-    return [n for n in todo if _logged(study, n, cross_validate_one(study, config, data, n, folds))]
+        done, started = _in_workers(study, storage, todo, folds, jobs, deadline)
+    else:
+        done, started = [], []
+        for n in todo:
+            if started and _past(deadline):
+                break
+            started.append(n)
+            if _logged(study, n, cross_validate_one(study, config, data, n, folds)):
+                done.append(n)
+    left = [n for n in todo if n not in started]
+    if left:
+        log.warning("Finalist trial(s) %s not cross-validated: the finalists' time ran out "
+                    "(--finalists-timeout); a resume of the study cross-validates them.",
+                    ", ".join(map(str, left)))
+    return done
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.time() >= deadline
 
 
 def _logged(study, n: int, done: bool) -> bool:
@@ -152,23 +187,32 @@ def kept_epoch(record: schema.TrialRecord) -> int | None:
     return None
 
 
-def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int) -> list[int]:
-    """cross_validate_one for each of `todo` in worker processes (nas.search.worker_pool), the finalists
-    with the most epochs submitted first so the longest run beside the rest."""
-    from concurrent.futures import as_completed
+def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int,
+                deadline: float | None) -> tuple[list[int], list[int]]:
+    """cross_validate_one for `todo` in worker processes (nas.search.worker_pool), in its order, one per
+    worker at a time, none started after `deadline` but the first. Returns (those done, those started)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     from nas.search import usable_cores, worker_pool
 
     jobs = min(jobs, len(todo))
     threads = max(1, usable_cores() // jobs)
-    longest_first = sorted(todo, key=lambda n: -schema.TrialRecord.read(study.trials[n]).recipe["epochs"])
-    done = set()
+    queue, started, done = list(todo), [], set()
     with worker_pool(jobs) as pool:
-        futures = {pool.submit(_worker, study.study_name, storage, n, folds, threads): n for n in longest_first}
-        for future in as_completed(futures):
-            if _logged(study, futures[future], future.result()):
-                done.add(futures[future])
-    return [n for n in todo if n in done]
+        running: dict = {}
+        while queue or running:
+            while queue and len(running) < jobs and not (started and _past(deadline)):
+                n = queue.pop(0)
+                started.append(n)
+                running[pool.submit(_worker, study.study_name, storage, n, folds, threads)] = n
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                n = running.pop(future)
+                if _logged(study, n, future.result()):
+                    done.add(n)
+    return [n for n in todo if n in done], started
 
 
 def _worker(name: str, storage: str, n: int, folds: int, threads: int) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cost_models import Budget
-from nas import schema
+from nas import finalists, schema
 from nas.baselines import PUBLISHED_EPOCHS
 from nas.config import POLISH_DEFAULT, ObjectiveOptions, RunConfig
 from nas.objective import JITTER_POLISH, POLISH_FACTOR, RECOVERABLE, searched_recipe
@@ -556,10 +556,13 @@ class SearchOutcome:
 
 def search(study, config: RunConfig, *, storage: str, n_trials: int | None, timeout: float | None = None,
            jobs: int = 1, data=None, takes_over: dict[str, int] | None = None, progress: Progress | None = None,
-           every_trial: Callable[[], None] | None = None) -> SearchOutcome:
+           every_trial: Callable[[], None] | None = None, finalists_timeout: float | None = None) -> SearchOutcome:
     """Run the study until this invocation has finished `n_trials` trials (failed ones are replaced, for up
     to ROUNDS rounds) or until `timeout` seconds; then polish the front, cross-validate the finalists
-    (nas.finalists) and score them and the front on test.
+    (nas.finalists) and score them and the front on test. No finalist but the first starts after
+    `finalists_timeout` seconds of cross-validating them (None: as long as the search and polish took in this
+    invocation, at least 5 minutes; nas.finalists.deadline_for), so a search with --timeout ends within about twice
+    it plus the finalists then running.
 
     Other processes on the same study count their own trials. The request is stored, so a resume after a
     crash or an interrupt finishes what was asked (`takes_over`: the requests of stopped invocations it
@@ -568,8 +571,10 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
     prints a line per trial wherever it ran; `every_trial` is called in this process after each trial it
     ran, and every 30 s while workers run (the CLI refreshes the report with it). Raises KeyboardInterrupt
     (finished trials are stored; the running one is recorded as interrupted) and WorkerDied."""
+    began = time.time()
     task = task_for(config.space)
     data = task.open(config) if data is None else data
+
     def on_trial(study, trial):
         if progress is not None:
             progress(study, trial)
@@ -612,7 +617,8 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
         log.info(polish_message(polished))
         outcome.wall_s += _run_queued(study, config, data, storage, jobs, outcome.polished, on_trial, progress, run_id)
     started = time.perf_counter()
-    outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage)
+    outcome.finalists = task.cross_validate_finalists(study, config, data, jobs=jobs, storage=storage,
+                                                      deadline=finalists.deadline_for(began, finalists_timeout))
     outcome.wall_s += time.perf_counter() - started
     mine = [t for t in study.get_trials(deepcopy=False) if schema.TrialRecord.read(t).run == run_id]
     outcome.finished = finished_count(study, run_id)

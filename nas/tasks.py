@@ -54,9 +54,10 @@ class Task:
         return {}
 
     def cross_validate_finalists(self, study, config: RunConfig, data, *, jobs: int = 1,
-                                 storage: str | None = None) -> list[int]:
+                                 storage: str | None = None, deadline: float | None = None) -> list[int]:
         """After the polish: the finalists scored again on more folds (nas.finalists), in `jobs` worker
-        processes on the study at `storage` when there are several; their trial numbers."""
+        processes on the study at `storage` when there are several, none started after `deadline` (time.time())
+        but the first; their trial numbers."""
         return []
 
     def score_front(self, study, config: RunConfig, data, rows: list[dict]) -> list[dict]:
@@ -249,11 +250,12 @@ class ClassificationTask(Task):
                   else None)
         return queue_polish(study, config.objective.polish, second)
 
-    def cross_validate_finalists(self, study, config, data, *, jobs=1, storage=None):
+    def cross_validate_finalists(self, study, config, data, *, jobs=1, storage=None, deadline=None):
         from nas.data import CV_FOLDS
         from nas.finalists import cross_validate
 
-        return cross_validate(study, config, data, config.objective.finalists, CV_FOLDS, jobs=jobs, storage=storage)
+        return cross_validate(study, config, data, config.objective.finalists, CV_FOLDS, jobs=jobs, storage=storage,
+                              deadline=deadline)
 
     def score_front(self, study, config, data, rows):
         """*Test* accuracy for the front's members and the finalists (never used for any search decision)."""

@@ -188,3 +188,74 @@ def test_a_finalist_polish_brings_the_other_polish_of_its_architecture():
         user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=0.95, cost={"flash_bytes": 2000},
                                 kind=schema.FCN_IN_SPACE, recipe={"schedule": "swa"})))
     assert pick(study, 1) == [5]
+
+
+def _front_of_three():
+    """Three trained front members with a recipe each, ranked #2 (0.95), #0 (0.90), #1 (0.80)."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for width, acc, flash in ((10, 0.90, 5000), (20, 0.80, 3000), (30, 0.95, 9000)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"width": width}, distributions=DIST, values=[acc, flash],
+            user_attrs=schema.attrs(trained=True, feasible=True, val_accuracy_int8=acc, cost={"flash_bytes": flash},
+                                    recipe={"epochs": 50, "patience": 9, "augment": False})))
+    return study
+
+
+def _cross_validated(study, calls, seconds=0.0):
+    """A stand-in for one finalist's folds: records `n`, takes `seconds`, stores an accuracy."""
+    import time
+
+    def one(n):
+        calls.append(n)
+        time.sleep(seconds)
+        schema.write_finalist(study, n, 0.5, [0.5] * 5, "int8")
+        return True
+    return one
+
+
+CONFIG = type("Config", (), {"objective": type("Objective", (), {"cv_folds": 0, "distill": False})()})()
+
+
+def test_no_finalist_starts_after_the_deadline_but_the_first(monkeypatch, caplog):
+    import time
+
+    from nas import finalists
+
+    study, calls = _front_of_three(), []
+    one = _cross_validated(study, calls)
+    monkeypatch.setattr(finalists, "cross_validate_one", lambda study, config, data, n, folds: one(n))
+    assert finalists.cross_validate(study, CONFIG, None, 3, 5, deadline=time.time() - 1) == [2]
+    assert calls == [2]  # the best first, even past its deadline, so each resume gets further
+    assert "trial(s) 0, 1 not cross-validated" in caplog.text
+    assert finalists.cross_validate(study, CONFIG, None, 3, 5) == [0, 1]  # no deadline: the rest, once each
+    assert calls == [2, 0, 1]
+
+
+def test_finalists_in_workers_stop_starting_at_the_deadline(monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    from nas import finalists, search
+
+    study, calls = _front_of_three(), []
+    one = _cross_validated(study, calls, seconds=0.5)
+
+    @contextmanager
+    def threads(jobs):
+        with ThreadPoolExecutor(jobs) as pool:
+            yield pool
+
+    monkeypatch.setattr(search, "worker_pool", threads)
+    monkeypatch.setattr(finalists, "_worker", lambda name, storage, n, folds, threads: one(n))
+    # two workers start the two best at once; each takes 0.5 s, so the third would start after the deadline
+    done = finalists.cross_validate(study, CONFIG, None, 3, 5, jobs=2, storage="unused", deadline=time.time() + 0.25)
+    assert sorted(done) == [0, 2] and sorted(calls) == [0, 2]
+
+
+def test_the_finalists_default_time_is_the_search_s_at_least_five_minutes():
+    from nas.finalists import FINALISTS_MIN_S, deadline_for
+
+    assert deadline_for(began=0.0, finalists_timeout=None, now=1000.0) == 2000.0  # as long as search and polish took
+    assert deadline_for(began=900.0, finalists_timeout=None, now=1000.0) == 1000.0 + FINALISTS_MIN_S
+    assert deadline_for(began=0.0, finalists_timeout=60.0, now=1000.0) == 1060.0
