@@ -183,6 +183,10 @@ def test_fcn_s_layouts_are_seeded_only_in_a_space_version_that_can_take_them():
     # v2's widths are 8, 16, 32: the current version's parameters would not be its choices
     assert fcn_in_space(SimpleNamespace(space="spectral", space_version=2), found) == []
     assert fcn_in_space(SimpleNamespace(space="mlp", space_version=get_space("mlp").version), found) == []
+    # OSULeaf's and ACSF1's FCN at 10 ms strides its first layer by 8: a choice of the space since v4
+    strided = [Baseline("fcn", 8, (8, 2, 1))]
+    [params] = fcn_in_space(config, strided)
+    assert [params[f"stride_{i}"] for i in range(3)] == [8, 2, 1]
 
 
 def test_a_strided_fcn_is_also_seeded_pooled_after_a_narrow_first_convolution():

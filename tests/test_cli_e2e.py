@@ -323,8 +323,8 @@ BAD_INPUTS = [
     (["report", "e2e", "--storage", "sqlite:///STUDIES/e2e.db", "CWD=elsewhere"], "cannot write reports"),
     (["search", "--device", "halfboard.toml"], "halfboard.toml"),
     (["search", "--device", "negboard.toml"], "clock_hz"),
-    (["resume", "oldspace"], "searched spectral v1 and this nas builds v2, v3"),
-    ([*SEARCH[:3], "--study", "oldspace", *SEARCH[5:]], "searched spectral v1 and this nas builds v2, v3"),
+    (["resume", "oldspace"], "searched spectral v1 and this nas builds v2, v3, v4"),
+    ([*SEARCH[:3], "--study", "oldspace", *SEARCH[5:]], "searched spectral v1 and this nas builds v2, v3, v4"),
 ]
 
 

@@ -82,11 +82,13 @@ def test_a_study_of_an_earlier_space_version_builds_that_version_s_choices():
     from cost_models import symbolic
     from search_spaces import buildable, get_space, spectral
 
-    assert buildable(get_space("spectral")) == (2, 3) and spectral.VERSION == 3
-    for version in (2, 3):
+    assert buildable(get_space("spectral")) == (2, 3, 4) and spectral.VERSION == 4
+    for version in (2, 3, 4):
         study = optuna.create_study()
         trial = study.ask()
         get_space("spectral", version).build(trial, input_shape=(64, 1), n_outputs=3, keras=symbolic.keras)
         assert trial.distributions["filters_0"].choices == tuple(spectral.FILTERS[version])
-    with pytest.raises(ValueError, match="builds v2, v3, not v1"):
+        assert trial.distributions["stride_0"].choices == tuple(spectral.STRIDES[version])
+    assert 8 not in spectral.STRIDES[3] and 8 in spectral.STRIDES[4]
+    with pytest.raises(ValueError, match="builds v2, v3, v4, not v1"):
         get_space("spectral", 1)
