@@ -161,7 +161,7 @@ def test_fcn_s_layout_in_the_space_takes_the_widest_widths_not_above_fcn_s():
     strided = fcn_params((16, 32, 16), (2, 2, 1))
     assert [strided[f"filters_{i}"] for i in range(3)] == [16, 32, 16] and not like_fcn(strided)
     assert fcn_params((3, 6, 3), (1, 1, 1)) is None  # narrower than the space's narrowest
-    assert fcn_params((16, 32, 16), (8, 1, 1)) is None  # a stride the space does not have
+    assert fcn_params((16, 32, 16), (16, 1, 1)) is None  # a stride the space does not have
     study = optuna.create_study()
     study.enqueue_trial(params)
     trial = study.ask()
