@@ -99,11 +99,15 @@ def _no_front() -> str:
     return "No trained model within the budget yet."
 
 
-def fcn_in_space(config: RunConfig, found: list) -> list[dict]:
+def fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, int], n_classes: int) -> list[dict]:
     """The FCN baselines among `found` (nas.baselines) as the study's space's parameters (its `fcn_params`),
     once each. As baselines they are outside the space, so the sampler learns nothing from them; as these
     seeds, trained with the search's recipe, its first good points are the engineer's layout and its
-    neighbours get sampled. None for a space (or a version of one) that cannot lay a net out as FCN."""
+    neighbours get sampled. The space's layout of an FCN is not the baseline's (its widths and kernels, a hidden
+    dense layer), and a baseline that just fits may not: then FCN's narrower widths 1/d (nas.baselines.fit's), at
+    the same strides, until it fits by the cost models (OSULeaf at 10 ms: FCN 1/8 strides 8,2,1 at 9.74 ms, its
+    layout in the space 10.30 ms). None for a space (or a version of one) that cannot lay a net out as FCN."""
+    from nas.baselines import UNSTRIDED_DIVISORS, Baseline
     from search_spaces import get_space
 
     space = get_space(config.space, config.space_version)
@@ -111,11 +115,30 @@ def fcn_in_space(config: RunConfig, found: list) -> list[dict]:
         return []
     seeds = []
     for b in found:
-        if b.name == "fcn":
-            params = space.fcn_params(b.widths(), b.strides)
-            if params is not None and params not in seeds:
-                seeds.append(params)
+        if b.name != "fcn":
+            continue
+        for d in (d for d in UNSTRIDED_DIVISORS if d >= b.divisor):  # narrower and narrower until it fits
+            params = space.fcn_params(Baseline("fcn", d, b.strides).widths(), b.strides)
+            if params is None:
+                break
+            if _macs_if_fits(space, params, config, input_shape, n_classes) is not None:
+                if params not in seeds:
+                    seeds.append(params)
+                break
     return seeds
+
+
+def _macs_if_fits(space, params: dict, config: RunConfig, input_shape: tuple[int, int], n_classes: int) -> int | None:
+    """The multiply-accumulates of the space's net of `params` by the cost models, or None when it breaks the
+    study's budget on its device."""
+    from optuna.trial import FixedTrial
+
+    from cost_models import estimate, symbolic
+    from cost_models.keras_graph import graph_from_keras
+
+    model = space.build(FixedTrial(params), input_shape=input_shape, n_outputs=n_classes, keras=symbolic.keras)
+    cost = estimate(graph_from_keras(model), config.device)
+    return None if cost.broken(config.budget) else cost.macs
 
 
 POOLED_FCN_POOLS = (2, 4)  # the first block's max-pooling a pooled FCN layout is tried with
@@ -130,10 +153,6 @@ def pooled_fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, 
     conv4k7/p4 > conv12k5 > conv8k3, which cross-validated 0.885 with FCN's schedule where the strided FCN 1/8
     (strides 8,2,1) reached 0.790, and FCN's layout pooled at FCN's own widths (4-8-4) 0.780-0.795 (5 folds of
     training + validation series; docs/benchmarks.md). [] for a space that cannot lay FCN out."""
-    from optuna.trial import FixedTrial
-
-    from cost_models import estimate, symbolic
-    from cost_models.keras_graph import graph_from_keras
     from nas.baselines import DIVISORS, UNSTRIDED_DIVISORS, Baseline
     from search_spaces import get_space
 
@@ -152,12 +171,10 @@ def pooled_fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, 
                 params = space.fcn_params((first, second, third), (1, 1, 1), (pool, 1, 1))
                 if params is None:
                     break
-                model = space.build(FixedTrial(params), input_shape=input_shape, n_outputs=n_classes,
-                                    keras=symbolic.keras)
-                cost = estimate(graph_from_keras(model), config.device)
-                if not cost.broken(config.budget):
-                    if best is None or cost.macs > best[1]:
-                        best = (params, cost.macs)
+                macs = _macs_if_fits(space, params, config, input_shape, n_classes)
+                if macs is not None:
+                    if best is None or macs > best[1]:
+                        best = (params, macs)
                     break
         if best is not None and best[0] not in seeds:
             seeds.append(best[0])
@@ -228,7 +245,7 @@ class ClassificationTask(Task):
             recipe = published_recipe(baseline, config.objective.baseline_epochs)
             if recipe is not None:
                 schema.enqueue(study, {}, kind=schema.BASELINE, baseline=baseline.to_dict(), recipe=recipe)
-        in_space = fcn_in_space(config, found)
+        in_space = fcn_in_space(config, found, data.input_shape, len(data.classes))
         pooled = pooled_fcn_in_space(config, found, data.input_shape, len(data.classes))
         for params in in_space + pooled:  # FCN's layouts as the space's own, for the sampler, then pooled ones
             schema.enqueue(study, params, kind=schema.FCN_IN_SPACE)

@@ -172,21 +172,50 @@ def test_fcn_s_layout_in_the_space_takes_the_widest_widths_not_above_fcn_s():
 def test_fcn_s_layouts_are_seeded_only_in_a_space_version_that_can_take_them():
     from types import SimpleNamespace
 
+    from cost_models import Budget, get_device
     from nas.baselines import Baseline
     from nas.tasks import fcn_in_space
     from search_spaces import get_space
 
     found = [Baseline("fcn", 18, (1, 1, 1)), Baseline("resnet", 16, (1, 1, 1)), Baseline("fcn", 18, (1, 1, 1))]
     spectral = get_space("spectral")
-    config = SimpleNamespace(space="spectral", space_version=spectral.version)
-    assert fcn_in_space(config, found) == [spectral.fcn_params((7, 14, 7), (1, 1, 1))]  # FCN's, once
+    nano33 = get_device("nano33")
+    config = SimpleNamespace(space="spectral", space_version=spectral.version, device=nano33,
+                             budget=Budget(max_latency_ms=40.0))
+    osuleaf = ((427, 1), 6)
+    assert fcn_in_space(config, found, *osuleaf) == [spectral.fcn_params((7, 14, 7), (1, 1, 1))]  # FCN's, once
     # v2's widths are 8, 16, 32: the current version's parameters would not be its choices
-    assert fcn_in_space(SimpleNamespace(space="spectral", space_version=2), found) == []
-    assert fcn_in_space(SimpleNamespace(space="mlp", space_version=get_space("mlp").version), found) == []
-    # OSULeaf's and ACSF1's FCN at 10 ms strides its first layer by 8: a choice of the space since v4
-    strided = [Baseline("fcn", 8, (8, 2, 1))]
-    [params] = fcn_in_space(config, strided)
-    assert [params[f"stride_{i}"] for i in range(3)] == [8, 2, 1]
+    assert fcn_in_space(SimpleNamespace(space="spectral", space_version=2), found, *osuleaf) == []
+    assert fcn_in_space(SimpleNamespace(space="mlp", space_version=get_space("mlp").version), found, *osuleaf) == []
+
+
+def test_a_strided_fcn_s_layout_is_seeded_at_the_width_that_fits_the_space_s_net():
+    from types import SimpleNamespace
+
+    import optuna
+
+    from cost_models import Budget, estimate, get_device, symbolic
+    from cost_models.keras_graph import graph_from_keras
+    from nas.baselines import Baseline
+    from nas.tasks import fcn_in_space
+    from search_spaces import get_space
+
+    spectral = get_space("spectral")
+    config = SimpleNamespace(space="spectral", space_version=spectral.version, device=get_device("nano33"),
+                             budget=Budget(max_latency_ms=10.0))
+
+    def latency(params):
+        model = spectral.build(optuna.trial.FixedTrial(params), input_shape=(427, 1), n_outputs=6,
+                               keras=symbolic.keras)
+        return estimate(graph_from_keras(model), config.device).latency_ms
+
+    # OSULeaf's FCN at 10 ms strides its first layer by 8 (a choice of the space since v4); at the baseline's
+    # widths the space's net (its kernels, its hidden dense layer) is over 10 ms, so the next narrower FCN's
+    baseline = Baseline("fcn", 8, (8, 2, 1))
+    assert latency(spectral.fcn_params(baseline.widths(), baseline.strides)) > 10.0
+    [params] = fcn_in_space(config, [baseline], (427, 1), 6)
+    assert [params[f"stride_{i}"] for i in range(3)] == [8, 2, 1] and latency(params) <= 10.0
+    assert params["filters_1"] < baseline.widths()[1]
 
 
 def test_a_strided_fcn_is_also_seeded_pooled_after_a_narrow_first_convolution():
