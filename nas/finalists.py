@@ -119,7 +119,7 @@ def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, st
     else:
         done, started = [], []
         for n in todo:
-            if started and _past(deadline):
+            if not _may_start(started, deadline):
                 break
             started.append(n)
             if _logged(study, n, cross_validate_one(study, config, data, n, folds)):
@@ -132,8 +132,10 @@ def cross_validate(study, config, data, k: int, folds: int, *, jobs: int = 1, st
     return done
 
 
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.time() >= deadline
+def _may_start(started: list[int], deadline: float | None) -> bool:
+    """Whether another finalist may start: the first always (so each resume gets further), the rest until
+    `deadline`."""
+    return not started or deadline is None or time.time() < deadline
 
 
 def _logged(study, n: int, done: bool) -> bool:
@@ -201,7 +203,7 @@ def _in_workers(study, storage: str, todo: list[int], folds: int, jobs: int,
     with worker_pool(jobs) as pool:
         running: dict = {}
         while queue or running:
-            while queue and len(running) < jobs and not (started and _past(deadline)):
+            while queue and len(running) < jobs and _may_start(started, deadline):
                 n = queue.pop(0)
                 started.append(n)
                 running[pool.submit(_worker, study.study_name, storage, n, folds, threads)] = n

@@ -561,8 +561,8 @@ def search(study, config: RunConfig, *, storage: str, n_trials: int | None, time
     to ROUNDS rounds) or until `timeout` seconds; then polish the front, cross-validate the finalists
     (nas.finalists) and score them and the front on test. No finalist but the first starts after
     `finalists_timeout` seconds of cross-validating them (None: as long as the search and polish took in this
-    invocation, at least 5 minutes; nas.finalists.deadline_for), so a search with --timeout ends within about twice
-    it plus the finalists then running.
+    invocation, at least 5 minutes; nas.finalists.deadline_for): the finalists at most about double the time
+    before them, plus those still running at the deadline.
 
     Other processes on the same study count their own trials. The request is stored, so a resume after a
     crash or an interrupt finishes what was asked (`takes_over`: the requests of stopped invocations it

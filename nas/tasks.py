@@ -107,7 +107,7 @@ def fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, int], n
     dense layer), and a baseline that just fits may not: then FCN's narrower widths 1/d (nas.baselines.fit's), at
     the same strides, until it fits by the cost models (OSULeaf at 10 ms: FCN 1/8 strides 8,2,1 at 9.74 ms, its
     layout in the space 10.30 ms). None for a space (or a version of one) that cannot lay a net out as FCN."""
-    from nas.baselines import UNSTRIDED_DIVISORS, Baseline
+    from nas.baselines import Baseline
     from search_spaces import get_space
 
     space = get_space(config.space, config.space_version)
@@ -115,30 +115,34 @@ def fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, int], n
         return []
     seeds = []
     for b in found:
-        if b.name != "fcn":
-            continue
-        for d in (d for d in UNSTRIDED_DIVISORS if d >= b.divisor):  # narrower and narrower until it fits
-            params = space.fcn_params(Baseline("fcn", d, b.strides).widths(), b.strides)
-            if params is None:
-                break
-            if _macs_if_fits(space, params, config, input_shape, n_classes) is not None:
-                if params not in seeds:
-                    seeds.append(params)
-                break
+        if b.name == "fcn":
+            fit = _widest_that_fits(space, config, input_shape, n_classes, b.divisor,
+                                    lambda d, b=b: space.fcn_params(Baseline("fcn", d, b.strides).widths(), b.strides))
+            if fit is not None and fit[0] not in seeds:
+                seeds.append(fit[0])
     return seeds
 
 
-def _macs_if_fits(space, params: dict, config: RunConfig, input_shape: tuple[int, int], n_classes: int) -> int | None:
-    """The multiply-accumulates of the space's net of `params` by the cost models, or None when it breaks the
-    study's budget on its device."""
+def _widest_that_fits(space, config: RunConfig, input_shape: tuple[int, int], n_classes: int, divisor: int,
+                      layout) -> tuple[dict, int] | None:
+    """The first of `layout(d)` (the space's parameters at FCN's widths 1/d, or None where the space has none)
+    for d from `divisor` narrower and narrower (nas.baselines.UNSTRIDED_DIVISORS) whose net fits the study's
+    budget on its device by the cost models, with its multiply-accumulates; None when none does."""
     from optuna.trial import FixedTrial
 
     from cost_models import estimate, symbolic
     from cost_models.keras_graph import graph_from_keras
+    from nas.baselines import UNSTRIDED_DIVISORS
 
-    model = space.build(FixedTrial(params), input_shape=input_shape, n_outputs=n_classes, keras=symbolic.keras)
-    cost = estimate(graph_from_keras(model), config.device)
-    return None if cost.broken(config.budget) else cost.macs
+    for d in (d for d in UNSTRIDED_DIVISORS if d >= divisor):
+        params = layout(d)
+        if params is None:
+            return None
+        model = space.build(FixedTrial(params), input_shape=input_shape, n_outputs=n_classes, keras=symbolic.keras)
+        cost = estimate(graph_from_keras(model), config.device)
+        if not cost.broken(config.budget):
+            return params, cost.macs
+    return None
 
 
 POOLED_FCN_POOLS = (2, 4)  # the first block's max-pooling a pooled FCN layout is tried with
@@ -153,31 +157,30 @@ def pooled_fcn_in_space(config: RunConfig, found: list, input_shape: tuple[int, 
     conv4k7/p4 > conv12k5 > conv8k3, which cross-validated 0.885 with FCN's schedule where the strided FCN 1/8
     (strides 8,2,1) reached 0.790, and FCN's layout pooled at FCN's own widths (4-8-4) 0.780-0.795 (5 folds of
     training + validation series; docs/benchmarks.md). [] for a space that cannot lay FCN out."""
-    from nas.baselines import DIVISORS, UNSTRIDED_DIVISORS, Baseline
+    from nas.baselines import DIVISORS, Baseline
     from search_spaces import get_space
 
     space = get_space(config.space, config.space_version)
     if space.fcn_params is None:
         return []
     first = Baseline("fcn", max(DIVISORS), (1, 1, 1)).widths()[0]
+
+    def pooled(pool):
+        def layout(d):
+            _, second, third = Baseline("fcn", d, (1, 1, 1)).widths()
+            return space.fcn_params((first, second, third), (1, 1, 1), (pool, 1, 1))
+        return layout
+
     seeds = []
     for b in found:
         if b.name != "fcn" or set(b.strides) == {1}:
             continue
-        best = None
-        for pool in POOLED_FCN_POOLS:
-            for d in (d for d in UNSTRIDED_DIVISORS if d >= b.divisor):  # narrower and narrower until it fits
-                _, second, third = Baseline("fcn", d, (1, 1, 1)).widths()
-                params = space.fcn_params((first, second, third), (1, 1, 1), (pool, 1, 1))
-                if params is None:
-                    break
-                macs = _macs_if_fits(space, params, config, input_shape, n_classes)
-                if macs is not None:
-                    if best is None or macs > best[1]:
-                        best = (params, macs)
-                    break
-        if best is not None and best[0] not in seeds:
-            seeds.append(best[0])
+        fits = [fit for pool in POOLED_FCN_POOLS
+                if (fit := _widest_that_fits(space, config, input_shape, n_classes, b.divisor, pooled(pool)))]
+        if fits:
+            params, _ = max(fits, key=lambda fit: fit[1])  # the most multiply-accumulates; the first on ties
+            if params not in seeds:
+                seeds.append(params)
     return seeds
 
 
